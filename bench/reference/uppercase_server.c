@@ -1,0 +1,395 @@
+/*
+ * uppercase_server.c -- reference point for sockengine benchmarks.
+ *
+ * Why this exists: a throughput number for sockengine means little on its
+ * own. This program is the fastest thing one thread can reasonably do on
+ * this machine with the same protocol (uppercase echo), written with no
+ * framework, no allocation on the hot path and no language runtime. Its
+ * msgs/s is the "1.0x" against which sockengine's numbers are quoted, so
+ * it deliberately stays naive where naive is the honest baseline:
+ * level-triggered epoll, one shared receive buffer, and for UDP exactly one
+ * recvfrom + one sendto per datagram (no recvmmsg/sendmmsg, no GSO), so the
+ * reference measures the per-syscall cost a batching engine is meant to beat.
+ *
+ * Build: gcc -O2 -Wall -Wextra -o uppercase_server uppercase_server.c
+ * Usage: uppercase_server tcp|udp PORT [HOST]   (HOST defaults to 127.0.0.1)
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define BUF_SIZE 65536
+#define MAX_EVENTS 256
+
+/* Per-connection state exists only because partial sends must be kept. */
+struct conn {
+    int fd;
+    char *pending;     /* bytes accepted from the peer but not yet sent back */
+    size_t pend_len;
+    size_t pend_off;
+    int want_out;      /* EPOLLOUT currently armed */
+};
+
+static volatile sig_atomic_t g_stop = 0;
+static unsigned char g_buf[BUF_SIZE];
+static int g_listen_fd = -1; /* registered with data.ptr == NULL */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void die(const char *what)
+{
+    perror(what);
+    exit(1);
+}
+
+static void upcase(unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c >= 'a' && c <= 'z')
+            p[i] = (unsigned char)(c - 32);
+    }
+}
+
+static int parse_addr(const char *host, const char *port_s, struct sockaddr_in *sa)
+{
+    char *end;
+    long port = strtol(port_s, &end, 10);
+    if (*port_s == '\0' || *end != '\0' || port < 0 || port > 65535)
+        return -1;
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((unsigned short)port);
+    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return -1;
+    return 0;
+}
+
+static void announce(const char *proto, int fd, const char *host)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        die("getsockname");
+    printf("listening %s %s:%u\n", proto, host, (unsigned)ntohs(sa.sin_port));
+    fflush(stdout);
+}
+
+static void conn_close(int ep, struct conn *c)
+{
+    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    free(c->pending);
+    free(c);
+}
+
+static int set_out(int ep, struct conn *c, int on)
+{
+    struct epoll_event ev;
+    if (c->want_out == on)
+        return 0;
+    /*
+     * While a backlog is pending, wait for writability only: leaving EPOLLIN
+     * armed under level triggering would spin on data we refuse to read.
+     */
+    ev.events = on ? EPOLLOUT : EPOLLIN;
+    ev.data.ptr = c;
+    if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+        return -1;
+    c->want_out = on;
+    return 0;
+}
+
+/* Send as much as possible; returns bytes sent, or -1 on a fatal error. */
+static ssize_t send_some(int fd, const unsigned char *p, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = send(fd, p + off, n - off, MSG_NOSIGNAL);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        return -1;
+    }
+    return (ssize_t)off;
+}
+
+/* Append to the pending buffer (data that could not be sent yet). */
+static int pend_append(struct conn *c, const unsigned char *p, size_t n)
+{
+    size_t live = c->pend_len - c->pend_off;
+    char *nb = malloc(live + n);
+    if (!nb)
+        return -1;
+    if (live)
+        memcpy(nb, c->pending + c->pend_off, live);
+    memcpy(nb + live, p, n);
+    free(c->pending);
+    c->pending = nb;
+    c->pend_off = 0;
+    c->pend_len = live + n;
+    return 0;
+}
+
+/* Returns -1 if the connection must be closed. */
+static int flush_pending(int ep, struct conn *c)
+{
+    size_t live = c->pend_len - c->pend_off;
+    ssize_t w = send_some(c->fd, (unsigned char *)c->pending + c->pend_off, live);
+    if (w < 0)
+        return -1;
+    c->pend_off += (size_t)w;
+    if (c->pend_off == c->pend_len) {
+        free(c->pending);
+        c->pending = NULL;
+        c->pend_len = c->pend_off = 0;
+        return set_out(ep, c, 0);
+    }
+    return 0;
+}
+
+/* Returns -1 if the connection must be closed. */
+static int on_readable(int ep, struct conn *c)
+{
+    /*
+     * Level-triggered: one read per wakeup is enough; if more is queued the
+     * next epoll_wait reports it again. While a backlog is pending we stop
+     * reading so a peer that never reads cannot grow our memory without
+     * bound (TCP flow control pushes back on it instead).
+     */
+    if (c->pend_len != c->pend_off)
+        return 0;
+    for (;;) {
+        ssize_t r = recv(c->fd, g_buf, BUF_SIZE, 0);
+        if (r > 0) {
+            upcase(g_buf, (size_t)r);
+            ssize_t w = send_some(c->fd, g_buf, (size_t)r);
+            if (w < 0)
+                return -1;
+            if ((size_t)w < (size_t)r) {
+                if (pend_append(c, g_buf + w, (size_t)r - (size_t)w) < 0)
+                    return -1;
+                return set_out(ep, c, 1);
+            }
+            return 0;
+        }
+        if (r == 0)
+            return -1; /* EOF */
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        return -1;
+    }
+}
+
+static void accept_all(int ep)
+{
+    for (;;) {
+        int fd = accept4(g_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of resources: leave the rest in the backlog for now. */
+                perror("accept4");
+                return;
+            }
+            die("accept4");
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        struct epoll_event ev;
+        ev.events = EPOLLIN;
+        ev.data.ptr = c;
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            close(fd);
+            free(c);
+        }
+    }
+}
+
+
+static int make_epoll(int fd, void *ptr)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        die("epoll_create1");
+    struct epoll_event ev;
+    ev.events = EPOLLIN;
+    ev.data.ptr = ptr;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+        die("epoll_ctl");
+    return ep;
+}
+
+/*
+ * SIGINT/SIGTERM stay blocked except inside epoll_pwait, so a signal can
+ * never slip in between the g_stop check and going to sleep.
+ */
+static int wait_events(int ep, struct epoll_event *evs, const sigset_t *waitmask)
+{
+    for (;;) {
+        if (g_stop)
+            return -1;
+        int n = epoll_pwait(ep, evs, MAX_EVENTS, -1, waitmask);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            die("epoll_pwait");
+    }
+}
+
+static int run_tcp(const struct sockaddr_in *sa, const char *host, const sigset_t *waitmask)
+{
+    int one = 1;
+    g_listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (g_listen_fd < 0)
+        die("socket");
+    setsockopt(g_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(g_listen_fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+        die("bind");
+    if (listen(g_listen_fd, 1024) < 0)
+        die("listen");
+    int ep = make_epoll(g_listen_fd, NULL);
+    announce("tcp", g_listen_fd, host);
+
+    struct epoll_event evs[MAX_EVENTS];
+    int n;
+    while ((n = wait_events(ep, evs, waitmask)) >= 0) {
+        for (int i = 0; i < n; i++) {
+            struct conn *c = evs[i].data.ptr;
+            if (c == NULL) {
+                accept_all(ep);
+                continue;
+            }
+            uint32_t e = evs[i].events;
+            /* HUP: the peer is gone in both directions (or RST); ERR: fatal. */
+            int bad = (e & (EPOLLHUP | EPOLLERR)) != 0;
+            if (!bad && (e & EPOLLOUT))
+                bad = flush_pending(ep, c) < 0;
+            if (!bad && (e & EPOLLIN))
+                bad = on_readable(ep, c) < 0;
+            if (bad)
+                conn_close(ep, c);
+        }
+    }
+    /* Remaining connections are reclaimed by process exit. */
+    close(ep);
+    close(g_listen_fd);
+    return 0;
+}
+
+static int run_udp(const struct sockaddr_in *sa, const char *host, const sigset_t *waitmask)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die("socket");
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+        die("bind");
+    int ep = make_epoll(fd, NULL);
+    announce("udp", fd, host);
+
+    struct epoll_event evs[MAX_EVENTS];
+    struct sockaddr_storage peer;
+    socklen_t plen;
+    while (wait_events(ep, evs, waitmask) >= 0) {
+        /* Drain the queue: one recvfrom and one sendto per datagram. */
+        while (!g_stop) {
+            plen = sizeof(peer);
+            ssize_t r = recvfrom(fd, g_buf, BUF_SIZE, 0, (struct sockaddr *)&peer, &plen);
+            if (r < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    break;
+                /* ICMP-reported errors and the like: not fatal for a server. */
+                continue;
+            }
+            upcase(g_buf, (size_t)r);
+            for (;;) {
+                ssize_t w = sendto(fd, g_buf, (size_t)r, MSG_NOSIGNAL,
+                                   (struct sockaddr *)&peer, plen);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                /* EAGAIN etc.: UDP may drop, and so do we; the client copes. */
+                break;
+            }
+        }
+    }
+    close(ep);
+    close(fd);
+    return 0;
+}
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr, "usage: %s tcp|udp PORT [HOST]\n", argv0);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3 || argc > 4)
+        usage(argv[0]);
+    const char *proto = argv[1];
+    const char *host = argc == 4 ? argv[3] : "127.0.0.1";
+    int tcp;
+    if (strcmp(proto, "tcp") == 0)
+        tcp = 1;
+    else if (strcmp(proto, "udp") == 0)
+        tcp = 0;
+    else
+        usage(argv[0]);
+    struct sockaddr_in sa;
+    if (parse_addr(host, argv[2], &sa) < 0)
+        usage(argv[0]);
+
+    struct sigaction act;
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = on_signal;
+    sigemptyset(&act.sa_mask);
+    sigaction(SIGINT, &act, NULL);
+    sigaction(SIGTERM, &act, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sigset_t block, waitmask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &block, &waitmask) < 0)
+        die("sigprocmask");
+    sigdelset(&waitmask, SIGINT);
+    sigdelset(&waitmask, SIGTERM);
+
+    return tcp ? run_tcp(&sa, host, &waitmask) : run_udp(&sa, host, &waitmask);
+}

@@ -1,0 +1,22 @@
+{
+  "targets": [
+    {
+      "target_name": "sockengine",
+      "sources": [
+        "native/addon/addon.cc",
+        "native/handlers/echo.cc",
+        "native/handlers/handler.cc",
+        "native/handlers/reply.cc",
+        "native/handlers/uppercase.cc",
+        "native/loop.cc",
+        "native/poller_epoll.cc",
+        "native/sys.cc",
+        "native/tcp.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-O3", "-Wall", "-Wextra", "-fvisibility=hidden"],
+      "cflags_cc!": ["-std=gnu++17"]
+    }
+  ]
+}

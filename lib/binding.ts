@@ -1,0 +1,67 @@
+/**
+ * Finds and loads the addon: the one place that knows where builds land. It tries, in order,
+ * SOCKENGINE_ADDON (an explicit path), then build/Release (node-gyp), then build-cmake/Release
+ * (cmake-js), then build/Debug.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's exports (native/addon/addon.cc). */
+export interface NativeBinding {
+  setBatchCallback(callback: (records: Int32Array, bytes: Buffer) => void): void;
+  listen(
+    host: string,
+    port: number,
+    backlog: number,
+    ipv6Only: boolean,
+    builtin: string | null,
+  ): { endpoint: number; address: string; port: number } | { errno: number; syscall: string };
+  closeListener(endpoint: number): number;
+  endpointConnections(endpoint: number): number;
+  connect(host: string, port: number): number;
+  write(id: number, bytes: Uint8Array): number;
+  end(id: number): number;
+  destroy(id: number): number;
+  pause(id: number): number;
+  resume(id: number): number;
+  stats(): Record<string, number>;
+  uppercase(bytes: Uint8Array): void;
+  noop(): void;
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function candidates(): string[] {
+  const list = [
+    join(packageRoot, 'build', 'Release', 'sockengine.node'),
+    join(packageRoot, 'build-cmake', 'Release', 'sockengine.node'),
+    join(packageRoot, 'build', 'Debug', 'sockengine.node'),
+  ];
+  const override = process.env.SOCKENGINE_ADDON;
+  return override ? [override] : list;
+}
+
+let loaded: { binding: NativeBinding } | { error: string } | undefined;
+
+/** The addon, or the reason it could not be loaded. Loads once per thread. */
+export function loadBinding(): { binding: NativeBinding } | { error: string } {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const tried: string[] = [];
+  for (const path of candidates()) {
+    if (!existsSync(path)) {
+      tried.push(`${path} (missing)`);
+      continue;
+    }
+    try {
+      loaded = { binding: require(path) as NativeBinding };
+      return loaded;
+    } catch (error) {
+      tried.push(`${path} (${(error as Error).message})`);
+    }
+  }
+  loaded = { error: `no loadable build: ${tried.join('; ')}` };
+  return loaded;
+}

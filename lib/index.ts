@@ -1,0 +1,15 @@
+/** sockengine: a native epoll socket engine and a node:net backend behind one interface. */
+export { listen, connect, resolveBackend, nativeAvailable, DEFAULT_PORT } from './api.js';
+export { uppercaseAscii, builtinHandler } from './builtin.js';
+export { SystemError, NativeUnavailableError } from './errors.js';
+export type {
+  Backend,
+  BackendChoice,
+  BoundAddress,
+  BuiltinHandlerName,
+  Connection,
+  ConnectOptions,
+  ListenOptions,
+  Server,
+  TcpHandler,
+} from './types.js';

@@ -1,0 +1,147 @@
+/**
+ * The JavaScript side of the native engine: receives one batch per engine wake-up (an
+ * Int32Array of six-field records plus the bytes they point into) and turns it into handler
+ * calls. Record layout and codes mirror native/loop.h (EventRecord, EventType, Syscall).
+ */
+import type { NativeBinding } from '../binding.js';
+import { SystemError } from '../errors.js';
+import type { NativeConnection } from './tcp.js';
+
+export const enum EventType {
+  Open = 1,
+  Data = 2,
+  Drain = 3,
+  End = 4,
+  Close = 5,
+  Error = 6,
+  ServerIdle = 7,
+}
+
+const RECORD_FIELDS = 6;
+const syscalls = ['', 'read', 'write', 'connect', 'shutdown'];
+
+/** A server's side of the dispatch: where its new connections come from. */
+export interface EndpointSink {
+  accept(id: number, address: string, port: number): NativeConnection;
+  idle(): void;
+}
+
+/** A client connection waiting for its connect to finish. */
+export interface PendingClient {
+  connection: NativeConnection;
+  host: string;
+  port: number;
+  resolve(connection: NativeConnection): void;
+  reject(error: Error): void;
+}
+
+export class NativeEngine {
+  readonly binding: NativeBinding;
+  readonly connections = new Map<number, NativeConnection>();
+  readonly endpoints = new Map<number, EndpointSink>();
+  readonly pendingClients = new Map<number, PendingClient>();
+
+  constructor(binding: NativeBinding) {
+    this.binding = binding;
+    binding.setBatchCallback((records, bytes) => this.onBatch(records, bytes));
+  }
+
+  private onBatch(records: Int32Array, bytes: Buffer): void {
+    // A throwing handler must not cost the rest of the batch its events: finish the batch,
+    // then rethrow the first error as an uncaught exception, as node:net would.
+    let failure: { error: unknown } | undefined;
+    for (let i = 0; i < records.length; i += RECORD_FIELDS) {
+      try {
+        this.dispatch(records, i, bytes);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) {
+      const { error } = failure;
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
+
+  private dispatch(records: Int32Array, i: number, bytes: Buffer): void {
+    const type = records[i]!;
+    const id = records[i + 1]!;
+    switch (type) {
+      case EventType.Data: {
+        const offset = records[i + 2]!;
+        this.connections.get(id)?.receive(bytes.subarray(offset, offset + records[i + 3]!));
+        return;
+      }
+      case EventType.Open: {
+        const offset = records[i + 2]!;
+        const address = bytes.toString('latin1', offset, offset + records[i + 3]!);
+        this.open(id, address, records[i + 4]!, records[i + 5]!);
+        return;
+      }
+      case EventType.Drain:
+        this.connections.get(id)?.deliverDrain();
+        return;
+      case EventType.End:
+        this.connections.get(id)?.receiveEnd();
+        return;
+      case EventType.Error:
+        this.fail(id, records[i + 4]!, syscalls[records[i + 5]!] ?? 'unknown');
+        return;
+      case EventType.Close: {
+        const connection = this.connections.get(id);
+        this.connections.delete(id);
+        connection?.receiveClose();
+        return;
+      }
+      case EventType.ServerIdle: {
+        const endpoint = this.endpoints.get(id);
+        this.endpoints.delete(id);
+        endpoint?.idle();
+        return;
+      }
+    }
+  }
+
+  private open(id: number, address: string, port: number, endpointId: number): void {
+    if (endpointId === 0) {
+      const pending = this.pendingClients.get(id);
+      if (!pending) return;
+      this.pendingClients.delete(id);
+      pending.connection.remoteAddress = address;
+      pending.connection.remotePort = port;
+      this.connections.set(id, pending.connection);
+      pending.resolve(pending.connection);
+      pending.connection.deliverOpen();
+      return;
+    }
+    const endpoint = this.endpoints.get(endpointId);
+    if (!endpoint) {
+      this.binding.destroy(id);
+      return;
+    }
+    const connection = endpoint.accept(id, address, port);
+    this.connections.set(id, connection);
+    connection.deliverOpen();
+  }
+
+  private fail(id: number, errno: number, syscall: string): void {
+    const pending = this.pendingClients.get(id);
+    if (pending) {
+      // A connect that never opened rejects its promise; the handler hears nothing.
+      this.pendingClients.delete(id);
+      pending.reject(new SystemError(errno, syscall, pending.host, pending.port));
+      return;
+    }
+    this.connections.get(id)?.receiveError(new SystemError(errno, syscall));
+  }
+}
+
+let engine: NativeEngine | undefined;
+
+/** The engine of this thread (each worker thread has its own). */
+export function nativeEngine(binding: NativeBinding): NativeEngine {
+  engine ??= new NativeEngine(binding);
+  return engine;
+}

@@ -1,0 +1,194 @@
+/** The native backend's TCP server, client and connection. */
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { BaseConnection } from '../connection.js';
+import { SystemError } from '../errors.js';
+import type { BoundAddress, BuiltinHandlerName, Server, TcpHandler } from '../types.js';
+import { toBytes } from '../validate.js';
+import type { NativeEngine } from './engine.js';
+
+/** Data, end and close held while paused, replayed in order by resume(). */
+type HeldEvent = { kind: 'data'; chunk: Buffer } | { kind: 'end' } | { kind: 'close' };
+
+export class NativeConnection<State = unknown> extends BaseConnection<State> {
+  private readonly engine: NativeEngine;
+  private readonly id: number;
+  private queued = 0;
+  private paused = false;
+  private held: HeldEvent[] = [];
+  private error: Error | undefined;
+
+  constructor(engine: NativeEngine, id: number, handler: TcpHandler<State>, highWaterMark: number) {
+    super(handler, highWaterMark);
+    this.engine = engine;
+    this.id = id;
+  }
+
+  get bufferedBytes(): number {
+    return this.queued;
+  }
+
+  write(data: Uint8Array | string): boolean {
+    const bytes = toBytes(data);
+    if (this.closed || this.ending) return false;
+    const queued = this.engine.binding.write(this.id, bytes);
+    // A negative result means the connection failed; its error and close events are queued.
+    if (queued < 0) return false;
+    this.queued = queued;
+    if (queued < this.highWaterMark) return true;
+    this.needDrain = true;
+    // Nothing is queued (a zero high-water mark): the engine will not report a drain.
+    if (queued === 0) process.nextTick(() => this.deliverDrain());
+    return false;
+  }
+
+  end(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.engine.binding.end(this.id);
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.destroyRequested = true;
+    this.held = [];
+    this.engine.connections.delete(this.id);
+    this.engine.pendingClients.delete(this.id);
+    this.engine.binding.destroy(this.id);
+    process.nextTick(() => this.deliverClose());
+  }
+
+  pause(): void {
+    if (this.closed || this.paused) return;
+    this.paused = true;
+    this.engine.binding.pause(this.id);
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (!this.closed) this.engine.binding.resume(this.id);
+    if (this.held.length > 0) process.nextTick(() => this.replayHeld());
+  }
+
+  receive(chunk: Buffer): void {
+    if (this.paused || this.held.length > 0) this.held.push({ kind: 'data', chunk });
+    else this.deliverData(chunk);
+  }
+
+  receiveEnd(): void {
+    if (this.paused || this.held.length > 0) this.held.push({ kind: 'end' });
+    else this.deliverEnd();
+  }
+
+  receiveError(error: Error): void {
+    this.error = error;
+    this.deliverError(error);
+  }
+
+  receiveClose(): void {
+    if (this.paused || this.held.length > 0) this.held.push({ kind: 'close' });
+    else this.deliverClose(this.error);
+  }
+
+  private replayHeld(): void {
+    while (!this.paused && this.held.length > 0) {
+      const event = this.held.shift()!;
+      if (event.kind === 'data') this.deliverData(event.chunk);
+      else if (event.kind === 'end') this.deliverEnd();
+      else this.deliverClose(this.error);
+    }
+  }
+}
+
+/** Resolves a host name to a numeric address (the engine takes numbers only). */
+export async function numericHost(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  return (await lookup(host)).address;
+}
+
+export class NativeServer implements Server {
+  readonly backend = 'native' as const;
+  readonly transport = 'tcp' as const;
+  private readonly engine: NativeEngine;
+  private readonly endpoint: number;
+  private readonly bound: BoundAddress;
+  private closing: Promise<void> | undefined;
+  private onIdle: (() => void) | undefined;
+
+  constructor(engine: NativeEngine, endpoint: number, bound: BoundAddress) {
+    this.engine = engine;
+    this.endpoint = endpoint;
+    this.bound = bound;
+  }
+
+  address(): BoundAddress {
+    return { ...this.bound };
+  }
+
+  get connections(): number {
+    return Math.max(0, this.engine.binding.endpointConnections(this.endpoint));
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    const remaining = this.engine.binding.closeListener(this.endpoint);
+    if (remaining <= 0) {
+      this.engine.endpoints.delete(this.endpoint);
+      this.closing = Promise.resolve();
+    } else {
+      this.closing = new Promise((resolve) => (this.onIdle = resolve));
+    }
+    return this.closing;
+  }
+
+  idle(): void {
+    this.onIdle?.();
+  }
+}
+
+export interface NativeListenOptions {
+  host: string;
+  port: number;
+  backlog: number;
+  ipv6Only: boolean;
+  highWaterMark: number;
+  handler: BuiltinHandlerName | TcpHandler;
+}
+
+export async function listenNative(engine: NativeEngine, options: NativeListenOptions): Promise<Server> {
+  const host = await numericHost(options.host);
+  const builtin = typeof options.handler === 'string' ? options.handler : null;
+  const result = engine.binding.listen(host, options.port, options.backlog, options.ipv6Only, builtin);
+  if ('errno' in result) throw new SystemError(result.errno, result.syscall, host, options.port);
+  const family = isIP(result.address) === 6 ? 'IPv6' : 'IPv4';
+  const server = new NativeServer(engine, result.endpoint, { address: result.address, port: result.port, family });
+  const handler = typeof options.handler === 'string' ? undefined : options.handler;
+  engine.endpoints.set(result.endpoint, {
+    accept(id, address, port) {
+      const connection = new NativeConnection(engine, id, handler ?? {}, options.highWaterMark);
+      connection.remoteAddress = address;
+      connection.remotePort = port;
+      return connection;
+    },
+    idle: () => server.idle(),
+  });
+  return server;
+}
+
+export interface NativeConnectOptions {
+  host: string;
+  port: number;
+  highWaterMark: number;
+  handler: TcpHandler;
+}
+
+export async function connectNative(engine: NativeEngine, options: NativeConnectOptions): Promise<NativeConnection> {
+  const host = await numericHost(options.host);
+  const id = engine.binding.connect(host, options.port);
+  if (id < 0) throw new SystemError(id, 'connect', host, options.port);
+  const connection = new NativeConnection(engine, id, options.handler, options.highWaterMark);
+  return new Promise((resolve, reject) => {
+    engine.pendingClients.set(id, { connection, host, port: options.port, resolve, reject });
+  });
+}

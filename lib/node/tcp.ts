@@ -1,0 +1,130 @@
+/** The node backend: the same interface over node:net, for comparison and as the fallback. */
+import * as net from 'node:net';
+import { builtinHandler } from '../builtin.js';
+import { BaseConnection } from '../connection.js';
+import { fromNodeError } from '../errors.js';
+import type { BoundAddress, BuiltinHandlerName, Server, TcpHandler } from '../types.js';
+import { toBytes } from '../validate.js';
+
+export class NodeConnection<State = unknown> extends BaseConnection<State> {
+  private readonly socket: net.Socket;
+  private error: Error | undefined;
+
+  constructor(socket: net.Socket, handler: TcpHandler<State>, highWaterMark: number) {
+    super(handler, highWaterMark);
+    this.socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    socket.on('data', (chunk: Buffer) => this.deliverData(chunk));
+    socket.on('drain', () => this.deliverDrain());
+    socket.on('end', () => this.deliverEnd());
+    socket.on('error', (error) => {
+      this.error = fromNodeError(error);
+      this.deliverError(this.error);
+    });
+    socket.on('close', () => this.deliverClose(this.error));
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  write(data: Uint8Array | string): boolean {
+    const bytes = toBytes(data);
+    if (this.closed || this.ending) return false;
+    if (this.socket.write(bytes)) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  end(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.socket.end();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.destroyRequested = true;
+    this.socket.destroy();
+  }
+
+  pause(): void {
+    if (!this.closed) this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.closed) this.socket.resume();
+  }
+}
+
+class NodeServer implements Server {
+  readonly backend = 'node' as const;
+  readonly transport = 'tcp' as const;
+  connections = 0;
+  private readonly server: net.Server;
+  private closing: Promise<void> | undefined;
+
+  constructor(server: net.Server) {
+    this.server = server;
+  }
+
+  address(): BoundAddress {
+    const bound = this.server.address() as net.AddressInfo;
+    return { address: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise((resolve) => this.server.close(() => resolve()));
+    return this.closing;
+  }
+}
+
+export interface NodeListenOptions {
+  host: string;
+  port: number;
+  backlog: number;
+  ipv6Only: boolean;
+  highWaterMark: number;
+  handler: BuiltinHandlerName | TcpHandler;
+}
+
+export function listenNode(options: NodeListenOptions): Promise<Server> {
+  const handler = typeof options.handler === 'string' ? builtinHandler(options.handler) : options.handler;
+  const netServer = net.createServer({ noDelay: true, highWaterMark: options.highWaterMark });
+  const server = new NodeServer(netServer);
+  netServer.on('connection', (socket) => {
+    server.connections++;
+    socket.on('close', () => server.connections--);
+    new NodeConnection(socket, handler, options.highWaterMark).deliverOpen();
+  });
+  return new Promise((resolve, reject) => {
+    netServer.once('error', (error) => reject(fromNodeError(error)));
+    netServer.listen({ host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only }, () =>
+      resolve(server),
+    );
+  });
+}
+
+export interface NodeConnectOptions {
+  host: string;
+  port: number;
+  highWaterMark: number;
+  handler: TcpHandler;
+}
+
+export function connectNode(options: NodeConnectOptions): Promise<NodeConnection> {
+  return new Promise((resolve, reject) => {
+    // net.Socket passes highWaterMark on to its stream; @types/node does not list it.
+    const connectOptions = { host: options.host, port: options.port, noDelay: true, highWaterMark: options.highWaterMark };
+    const socket = net.connect(connectOptions as net.NetConnectOpts);
+    const onConnectError = (error: Error) => reject(fromNodeError(error));
+    socket.once('error', onConnectError);
+    socket.once('connect', () => {
+      socket.off('error', onConnectError);
+      const connection = new NodeConnection(socket, options.handler, options.highWaterMark);
+      resolve(connection);
+      connection.deliverOpen();
+    });
+  });
+}

@@ -1,0 +1,261 @@
+// The only file that knows about Node. It watches the engine's poller fd from Node's own
+// libuv loop (uv_poll), so every wake-up runs on the JavaScript thread with no thread hop,
+// and hands JavaScript one batch per wake-up: an Int32Array of event records and one
+// Buffer holding the bytes they point into (docs/design.md has the measurements behind
+// this choice).
+//
+// Errors cross as negative errno numbers; lib/errors.ts turns them into Error objects with
+// code, errno and syscall, so this file never builds error messages.
+#include <napi.h>
+#include <uv.h>
+
+#include <cstring>
+
+#include "../loop.h"
+
+namespace sockengine {
+namespace {
+
+class Engine {
+ public:
+  explicit Engine(Napi::Env env) : env_(env), context_(env, "sockengine") {}
+
+  int start() {
+    int result = loop_.open();
+    if (result < 0) return result;
+    uv_loop_t* uvLoop = nullptr;
+    if (napi_get_uv_event_loop(env_, &uvLoop) != napi_ok) return -EINVAL;
+    poll_ = new uv_poll_t;
+    poll_->data = this;
+    result = uv_poll_init(uvLoop, poll_, loop_.fd());
+    if (result < 0) {
+      delete poll_;
+      poll_ = nullptr;
+      return result;
+    }
+    uv_poll_start(poll_, UV_READABLE, onPoll);
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    napi_add_async_cleanup_hook(env_, onEnvCleanup, this, &cleanupHandle_);
+    return 0;
+  }
+
+  Loop& loop() { return loop_; }
+  Napi::Env env() const { return env_; }
+  void setBatchCallback(Napi::Function callback) { onBatch_ = Napi::Persistent(callback); }
+
+  // Keeps the process alive exactly while the engine has sockets open or events to deliver,
+  // like a node:net server or socket.
+  void syncRef() {
+    bool wanted = loop_.active() || !loop_.events().empty();
+    if (wanted == referenced_ || poll_ == nullptr) return;
+    referenced_ = wanted;
+    if (wanted) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    } else {
+      uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    }
+  }
+
+ private:
+  static void onPoll(uv_poll_t* handle, int, int) { static_cast<Engine*>(handle->data)->runAndDeliver(); }
+
+  void runAndDeliver() {
+    loop_.runOnce();
+    if (!loop_.events().empty() && !onBatch_.IsEmpty()) deliver();
+    syncRef();
+  }
+
+  void deliver() {
+    Napi::HandleScope scope(env_);
+    const auto& events = loop_.events();
+    size_t recordBytes = events.size() * sizeof(EventRecord);
+    Napi::ArrayBuffer records = Napi::ArrayBuffer::New(env_, recordBytes);
+    std::memcpy(records.Data(), events.data(), recordBytes);
+    Napi::Int32Array view = Napi::Int32Array::New(env_, recordBytes / sizeof(int32_t), records, 0);
+    const ByteBuffer& arena = loop_.arena();
+    Napi::Buffer<uint8_t> bytes = arena.size() == 0 ? Napi::Buffer<uint8_t>::New(env_, 0)
+                                                    : Napi::Buffer<uint8_t>::Copy(env_, arena.data(), arena.size());
+    // Cleared before JavaScript runs: events its calls cause belong to the next batch.
+    loop_.clearBatch();
+    onBatch_.MakeCallback(env_.Global(), {view, bytes}, context_);
+    if (env_.IsExceptionPending()) {
+      Napi::Error error = env_.GetAndClearPendingException();
+      napi_fatal_exception(env_, error.Value());
+    }
+  }
+
+  static void onEnvCleanup(napi_async_cleanup_hook_handle handle, void* data) {
+    // Process exit or worker termination: close every socket now and free the engine once
+    // libuv has let go of the poll handle.
+    auto* engine = static_cast<Engine*>(data);
+    engine->cleanupHandle_ = handle;
+    engine->loop_.closeAll();
+    if (engine->poll_ == nullptr) {
+      napi_remove_async_cleanup_hook(handle);
+      delete engine;
+      return;
+    }
+    uv_poll_stop(engine->poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(engine->poll_), [](uv_handle_t* closed) {
+      auto* owner = static_cast<Engine*>(closed->data);
+      delete reinterpret_cast<uv_poll_t*>(closed);
+      napi_remove_async_cleanup_hook(owner->cleanupHandle_);
+      delete owner;
+    });
+  }
+
+  Napi::Env env_;
+  Loop loop_;
+  uv_poll_t* poll_ = nullptr;
+  bool referenced_ = false;
+  Napi::FunctionReference onBatch_;
+  Napi::AsyncContext context_;
+  napi_async_cleanup_hook_handle cleanupHandle_ = nullptr;
+};
+
+Engine* engineOf(const Napi::CallbackInfo& info) { return static_cast<Engine*>(info.Data()); }
+
+uint32_t idArgument(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Uint32Value(); }
+
+Napi::Value setBatchCallback(const Napi::CallbackInfo& info) {
+  engineOf(info)->setBatchCallback(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// listen(host, port, backlog, ipv6Only, builtin | null)
+//   -> { endpoint, address, port } or { errno, syscall }
+Napi::Value listen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* engine = engineOf(info);
+  std::string host = info[0].As<Napi::String>().Utf8Value();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  int backlog = info[2].As<Napi::Number>().Int32Value();
+  bool ipv6Only = info[3].As<Napi::Boolean>().Value();
+  std::unique_ptr<BuiltinHandler> builtin;
+  Napi::Object result = Napi::Object::New(env);
+  if (info[4].IsString()) {
+    builtin = makeBuiltinHandler(info[4].As<Napi::String>().Utf8Value());
+    if (!builtin) {
+      result.Set("errno", -EINVAL);
+      result.Set("syscall", "handler");
+      return result;
+    }
+  }
+  SockAddr address;
+  if (sys::parseAddress(host.c_str(), port, &address) < 0) {
+    result.Set("errno", -EINVAL);
+    result.Set("syscall", "inet_pton");
+    return result;
+  }
+  uint32_t endpoint = 0;
+  SockAddr bound;
+  const char* failedSyscall = "";
+  int status = engine->loop().listen(address, backlog, ipv6Only, std::move(builtin), &endpoint, &bound, &failedSyscall);
+  engine->syncRef();
+  if (status < 0) {
+    result.Set("errno", status);
+    result.Set("syscall", failedSyscall);
+    return result;
+  }
+  char text[INET6_ADDRSTRLEN];
+  sys::formatAddress(bound, text, sizeof(text));
+  result.Set("endpoint", endpoint);
+  result.Set("address", text);
+  result.Set("port", bound.port());
+  return result;
+}
+
+Napi::Value closeListener(const Napi::CallbackInfo& info) {
+  Engine* engine = engineOf(info);
+  int remaining = engine->loop().closeListener(idArgument(info));
+  engine->syncRef();
+  return Napi::Number::New(info.Env(), remaining);
+}
+
+// connect(host, port) -> connection id (> 0) or -errno
+Napi::Value connect(const Napi::CallbackInfo& info) {
+  Engine* engine = engineOf(info);
+  std::string host = info[0].As<Napi::String>().Utf8Value();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  SockAddr address;
+  int status = sys::parseAddress(host.c_str(), port, &address);
+  uint32_t id = 0;
+  if (status == 0) status = engine->loop().connect(address, &id);
+  engine->syncRef();
+  return Napi::Number::New(info.Env(), status < 0 ? status : static_cast<double>(id));
+}
+
+// write(id, Uint8Array) -> bytes still queued, or -errno
+Napi::Value write(const Napi::CallbackInfo& info) {
+  Engine* engine = engineOf(info);
+  auto bytes = info[1].As<Napi::Uint8Array>();
+  int64_t result = engine->loop().write(idArgument(info), bytes.Data(), bytes.ByteLength());
+  engine->syncRef();
+  return Napi::Number::New(info.Env(), static_cast<double>(result));
+}
+
+// The calls that take an id and answer 0 or -errno.
+template <int (Loop::*Call)(uint32_t)>
+Napi::Value connectionCall(const Napi::CallbackInfo& info) {
+  Engine* engine = engineOf(info);
+  int result = (engine->loop().*Call)(idArgument(info));
+  engine->syncRef();
+  return Napi::Number::New(info.Env(), result);
+}
+
+Napi::Value stats(const Napi::CallbackInfo& info) {
+  const LoopStats& counters = engineOf(info)->loop().stats();
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("accepted", static_cast<double>(counters.accepted));
+  result.Set("acceptErrors", static_cast<double>(counters.acceptErrors));
+  result.Set("bytesRead", static_cast<double>(counters.bytesRead));
+  result.Set("bytesWritten", static_cast<double>(counters.bytesWritten));
+  result.Set("wakeups", static_cast<double>(counters.wakeups));
+  result.Set("connections", counters.connections);
+  return result;
+}
+
+// uppercase(Uint8Array): the built-in handler's kernel, in place, for benchmarks and tests.
+Napi::Value uppercase(const Napi::CallbackInfo& info) {
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  uppercaseAscii(bytes.Data(), bytes.ByteLength());
+  return info.Env().Undefined();
+}
+
+// noop(): the cost of one crossing from JavaScript into the addon, for benchmarks.
+Napi::Value noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  auto* engine = new Engine(env);
+  int status = engine->start();
+  if (status < 0) {
+    delete engine;
+    Napi::Error::New(env, std::string("sockengine: cannot start the engine: ") + strerror(-status))
+        .ThrowAsJavaScriptException();
+    return exports;
+  }
+  auto add = [&](const char* name, Napi::Function::Callback callback) {
+    exports.Set(name, Napi::Function::New(env, callback, name, engine));
+  };
+  add("setBatchCallback", setBatchCallback);
+  add("listen", listen);
+  add("closeListener", closeListener);
+  add("endpointConnections", connectionCall<&Loop::endpointConnections>);
+  add("connect", connect);
+  add("write", write);
+  add("end", connectionCall<&Loop::end>);
+  add("destroy", connectionCall<&Loop::destroy>);
+  add("pause", connectionCall<&Loop::pause>);
+  add("resume", connectionCall<&Loop::resume>);
+  add("stats", stats);
+  add("uppercase", uppercase);
+  add("noop", noop);
+  return exports;
+}
+
+}  // namespace
+}  // namespace sockengine
+
+static Napi::Object initModule(Napi::Env env, Napi::Object exports) { return sockengine::init(env, exports); }
+
+NODE_API_MODULE(sockengine, initModule)

@@ -1,0 +1,132 @@
+#include "loop.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+
+namespace sockengine {
+
+// Events taken from the poller per wake-up. At 1000+ ready sockets the rest wait for the
+// next wake-up (level-triggered, so nothing is lost) and the host loop gets a turn.
+static constexpr int kEventsPerWakeup = 1024;
+// One shared receive buffer for built-in connections, and the room reserved in the batch
+// arena per JavaScript read: 64 KiB matches libuv's read size and a loopback TCP segment.
+static constexpr size_t kReceiveBufferSize = 64 * 1024;
+
+Loop::Loop() : receiveBuffer_(new uint8_t[kReceiveBufferSize]) {}
+
+Loop::~Loop() { closeAll(); }
+
+int Loop::open() {
+  int result = poller_.open();
+  if (result < 0) return result;
+  int reserve = sys::open("/dev/null", O_RDONLY);
+  if (reserve >= 0) reserve_.reset(reserve);
+  return 0;
+}
+
+void Loop::runOnce() {
+  closedConnections_.clear();
+  closedListeners_.clear();
+  stats_.wakeups++;
+  PollEvent ready[kEventsPerWakeup];
+  int count = poller_.wait(ready, kEventsPerWakeup, 0);
+  running_ = true;
+  for (int i = 0; i < count; i++) {
+    auto* socket = static_cast<Socket*>(ready[i].token);
+    switch (socket->kind) {
+      case Socket::kListener:
+        onListenerReady(static_cast<Listener*>(socket));
+        break;
+      case Socket::kConnection:
+        onConnectionReady(static_cast<Connection*>(socket), ready[i]);
+        break;
+    }
+  }
+  running_ = false;
+}
+
+void Loop::clearBatch() {
+  events_.clear();
+  // A burst can grow the arena to megabytes; do not hold that while traffic is light.
+  static constexpr size_t kArenaKeep = 4 * kReceiveBufferSize;
+  if (arena_.capacity() > kArenaKeep) {
+    arena_.release();
+  } else {
+    arena_.clear();
+  }
+}
+
+void Loop::push(EventType type, uint32_t id, int32_t code, Syscall syscall) {
+  if (!running_ && events_.empty()) poller_.wake();
+  events_.push_back({static_cast<int32_t>(type), static_cast<int32_t>(id), 0, 0, code, static_cast<int32_t>(syscall)});
+}
+
+void Loop::pushBytes(EventType type, uint32_t id, const uint8_t* bytes, size_t length, int32_t code,
+                     int32_t detail) {
+  if (!running_ && events_.empty()) poller_.wake();
+  int32_t offset = static_cast<int32_t>(arena_.size());
+  arena_.append(bytes, length);
+  events_.push_back({static_cast<int32_t>(type), static_cast<int32_t>(id), offset, static_cast<int32_t>(length), code,
+                     detail});
+}
+
+void Loop::updateInterest(Socket* socket, uint32_t interest) {
+  if (socket->registered && socket->interest == interest) return;
+  // A socket with no interest leaves the poller altogether: EPOLLHUP and EPOLLERR cannot be
+  // masked, and a paused, hung-up socket would otherwise be reported on every wait().
+  if (interest == 0) {
+    if (socket->registered) poller_.remove(socket->fd.get());
+    socket->registered = false;
+  } else if (socket->registered) {
+    poller_.modify(socket->fd.get(), interest, socket);
+  } else {
+    socket->registered = poller_.add(socket->fd.get(), interest, socket) == 0;
+  }
+  socket->interest = interest;
+}
+
+Connection* Loop::find(uint32_t id) {
+  auto found = connections_.find(id);
+  return found == connections_.end() ? nullptr : found->second.get();
+}
+
+Endpoint* Loop::endpointFor(uint32_t id) {
+  auto found = endpoints_.find(id);
+  return found == endpoints_.end() ? nullptr : found->second.get();
+}
+
+uint32_t Loop::nextConnectionId() {
+  // Ids stay below 2^31 (they travel as int32) and skip ids still in use after a wrap.
+  do {
+    lastConnectionId_ = lastConnectionId_ >= 0x7fffffffu ? 1 : lastConnectionId_ + 1;
+  } while (connections_.count(lastConnectionId_) != 0);
+  return lastConnectionId_;
+}
+
+void Loop::releaseEndpointIfIdle(Endpoint* endpoint) {
+  if (endpoint == &clients_ || !endpoint->closing || endpoint->connections != 0) return;
+  push(EventType::kServerIdle, endpoint->id);
+  endpoints_.erase(endpoint->id);
+}
+
+void Loop::closeAll() {
+  for (auto& entry : connections_) {
+    Connection* connection = entry.second.get();
+    if (connection->registered) poller_.remove(connection->fd.get());
+    connection->fd.reset();
+    connection->closed = true;
+  }
+  connections_.clear();
+  for (auto& listener : listenerStore_) {
+    if (listener->registered) poller_.remove(listener->fd.get());
+    listener->fd.reset();
+  }
+  listenerStore_.clear();
+  listeners_ = 0;
+  endpoints_.clear();
+  stats_.connections = 0;
+  clearBatch();
+}
+
+}  // namespace sockengine

@@ -1,0 +1,202 @@
+// The engine's loop: the socket table, dispatch by socket kind, the event batch handed to
+// JavaScript, and deferred frees. It knows nothing of Node: native/addon/ drives it.
+//
+// Threading: one Loop is used from one thread only (Node's main or worker thread, which
+// watches poller fd() with uv_poll). Every call below is made on that thread.
+//
+// Lifetimes: a socket closed during a wake-up (by its own error, or from JavaScript between
+// wake-ups) leaves the poller and its table at once, so its id and fd can be reused
+// immediately, but its memory is freed only at the start of the next runOnce(): a wait() may
+// already hold an event carrying its pointer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "buffer.h"
+#include "handlers/handler.h"
+#include "poller.h"
+#include "sys.h"
+
+namespace sockengine {
+
+// What happened, as JavaScript receives it. Values are shared with lib/native/events.ts.
+enum class EventType : int32_t {
+  kOpen = 1,        // accepted or connected; bytes = remote address text, code = port,
+                    // detail = endpoint id (0 for a client connection)
+  kData = 2,        // bytes = received chunk
+  kDrain = 3,       // the write queue emptied
+  kEnd = 4,         // the peer half-closed
+  kClose = 5,       // the connection is gone; code = -errno or 0
+  kError = 6,       // code = -errno, detail = the Syscall that failed; a kClose follows
+  kServerIdle = 7,  // id = endpoint: its listener is closed and its last connection is gone
+};
+
+// Which call failed, for error events. Shared with lib/native/events.ts.
+enum class Syscall : int32_t { kNone = 0, kRead = 1, kWrite = 2, kConnect = 3, kShutdown = 4 };
+
+// One event as six int32s, so a whole batch crosses to JavaScript as one Int32Array.
+struct EventRecord {
+  int32_t type;
+  int32_t id;      // connection id, or endpoint id for kServerIdle
+  int32_t offset;  // into the batch's byte arena
+  int32_t length;
+  int32_t code;
+  int32_t detail;
+};
+static_assert(sizeof(EventRecord) == 6 * sizeof(int32_t), "EventRecord is read as an Int32Array");
+
+// A server (or the group of client connections): where its connections' traffic goes.
+struct Endpoint {
+  uint32_t id = 0;
+  // Null: deliver events to JavaScript. Otherwise answer in native code.
+  std::unique_ptr<BuiltinHandler> builtin;
+  struct Listener* listener = nullptr;
+  uint32_t connections = 0;
+  // close() was called: report kServerIdle when the last connection goes.
+  bool closing = false;
+};
+
+// Everything the poller can report on: dispatch looks at `kind` first.
+struct Socket {
+  enum Kind : uint8_t { kListener, kConnection };
+  explicit Socket(Kind k) : kind(k) {}
+  Kind kind;
+  bool registered = false;
+  uint32_t interest = 0;
+  Fd fd;
+};
+
+struct Listener : Socket {
+  Listener() : Socket(kListener) {}
+  Endpoint* endpoint = nullptr;
+};
+
+struct Connection : Socket {
+  Connection() : Socket(kConnection) {}
+  uint32_t id = 0;
+  Endpoint* endpoint = nullptr;
+  // Bytes the kernel has not taken yet. Empty (and holding no memory) while idle.
+  ByteBuffer pending;
+  bool connecting = false;
+  bool paused = false;        // by JavaScript
+  bool throttled = false;     // by a built-in handler whose peer stopped reading
+  bool peerEnded = false;     // recv returned 0
+  bool endRequested = false;  // end() called, or the peer ended: shut down after the flush
+  bool writeShut = false;
+  bool closed = false;
+};
+
+struct LoopStats {
+  uint64_t accepted = 0;
+  uint64_t acceptErrors = 0;
+  uint64_t bytesRead = 0;
+  uint64_t bytesWritten = 0;
+  uint64_t wakeups = 0;
+  uint32_t connections = 0;
+};
+
+class Loop {
+ public:
+  Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+  ~Loop();
+
+  // 0 or -errno.
+  int open();
+  // Readable whenever runOnce() has work: watch it from the host loop.
+  int fd() const { return poller_.fd(); }
+  // True while anything is open that should keep the host process alive.
+  bool active() const { return listeners_ > 0 || !connections_.empty(); }
+
+  // Does one wake-up's work without blocking: accepts, reads, writes, answers built-in
+  // traffic and appends JavaScript's events to the batch.
+  void runOnce();
+
+  // The batch for JavaScript: records plus the bytes they point into. Cleared by the host
+  // after each delivery.
+  const std::vector<EventRecord>& events() const { return events_; }
+  const ByteBuffer& arena() const { return arena_; }
+  void clearBatch();
+
+  // Binds and listens. `builtin` null means JavaScript handles the traffic. On success fills
+  // `endpointId` and the bound address; returns 0, or -errno with `failedSyscall` naming
+  // the call that failed.
+  int listen(const SockAddr& address, int backlog, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
+             uint32_t* endpointId, SockAddr* bound, const char** failedSyscall);
+  // Stops accepting. Returns the number of connections still open (kServerIdle follows
+  // when they are gone) or -ENOENT.
+  int closeListener(uint32_t endpointId);
+  // Connections open on a server now, or -ENOENT.
+  int endpointConnections(uint32_t endpointId);
+  // Starts connecting a client connection (events go to JavaScript). Returns 0 and its id,
+  // or -errno.
+  int connect(const SockAddr& address, uint32_t* connectionId);
+
+  // The calls JavaScript makes on a connection. Unknown or closed ids give -EBADF.
+  // write: the bytes still queued after trying the kernel first, or -errno.
+  int64_t write(uint32_t id, const uint8_t* data, size_t length);
+  int end(uint32_t id);
+  // Closes at once, dropping queued bytes; no events follow.
+  int destroy(uint32_t id);
+  int pause(uint32_t id);
+  int resume(uint32_t id);
+  // Closes everything now (process exit, worker termination); no events follow.
+  void closeAll();
+
+  const LoopStats& stats() const { return stats_; }
+
+ private:
+  void onListenerReady(Listener* listener);
+  void acceptOne(Listener* listener, int fd, const SockAddr& peer);
+  void handleEmfile(Listener* listener);
+  void onConnectionReady(Connection* connection, const PollEvent& event);
+  void onConnected(Connection* connection);
+  void readBuiltin(Connection* connection);
+  void readToJs(Connection* connection);
+  void onPeerEnd(Connection* connection);
+  // Sends `data`, kernel first, queueing what it does not take.
+  // Returns 0, or -errno when the connection failed (and was closed).
+  int sendOrQueue(Connection* connection, const uint8_t* data, size_t length);
+  void flushWriteQueue(Connection* connection);
+  void finishEnd(Connection* connection);
+  void fail(Connection* connection, int error, Syscall syscall);
+  void closeConnection(Connection* connection, int error, Syscall syscall, bool notify);
+  void updateInterest(Socket* socket, uint32_t interest);
+  uint32_t interestFor(const Connection* connection) const;
+  Connection* find(uint32_t id);
+  Endpoint* endpointFor(uint32_t id);
+  void releaseEndpointIfIdle(Endpoint* endpoint);
+  void push(EventType type, uint32_t id, int32_t code = 0, Syscall syscall = Syscall::kNone);
+  void pushBytes(EventType type, uint32_t id, const uint8_t* bytes, size_t length, int32_t code, int32_t detail);
+  uint32_t nextConnectionId();
+
+  Poller poller_;
+  // A spare descriptor released when accept() reports EMFILE, so the pending connection can
+  // be accepted and closed instead of spinning on a listener that stays readable.
+  Fd reserve_;
+  std::unordered_map<uint32_t, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<uint32_t, std::unique_ptr<Endpoint>> endpoints_;
+  std::vector<std::unique_ptr<Listener>> listenerStore_;
+  uint32_t listeners_ = 0;
+  // Closed sockets, freed at the start of the next runOnce().
+  std::vector<std::unique_ptr<Connection>> closedConnections_;
+  std::vector<std::unique_ptr<Listener>> closedListeners_;
+  // One receive buffer for every built-in connection: idle connections hold none.
+  std::unique_ptr<uint8_t[]> receiveBuffer_;
+  std::vector<EventRecord> events_;
+  ByteBuffer arena_;
+  // Endpoint 0 holds client connections.
+  Endpoint clients_;
+  uint32_t lastConnectionId_ = 0;
+  // Inside runOnce(): events pushed now are delivered when it returns. Outside it (a call
+  // from JavaScript), the first event pushed wakes the poller so the batch is delivered.
+  bool running_ = false;
+  uint32_t lastEndpointId_ = 0;
+  LoopStats stats_;
+};
+
+}  // namespace sockengine

@@ -1,0 +1,157 @@
+#include "sys.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sockengine {
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) reset(other.release());
+  return *this;
+}
+
+int Fd::release() {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+void Fd::reset(int fd) {
+  if (fd_ >= 0) sys::close(fd_);
+  fd_ = fd;
+}
+
+int SockAddr::port() const {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  return 0;
+}
+
+namespace sys {
+
+// Runs `call` until it stops failing with EINTR; returns its result or -errno.
+template <typename Call>
+static auto retry(Call call) -> decltype(call()) {
+  decltype(call()) result;
+  do {
+    result = call();
+  } while (result == -1 && errno == EINTR);
+  return result == -1 ? -errno : result;
+}
+
+int parseAddress(const char* host, int port, SockAddr* out) {
+  *out = SockAddr{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out->storage);
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    out->length = sizeof(sockaddr_in);
+    return 0;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out->storage);
+  if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    out->length = sizeof(sockaddr_in6);
+    return 0;
+  }
+  return -EINVAL;
+}
+
+size_t formatAddress(const SockAddr& addr, char* out, size_t capacity) {
+  const void* raw = nullptr;
+  if (addr.family() == AF_INET) {
+    raw = &reinterpret_cast<const sockaddr_in*>(&addr.storage)->sin_addr;
+  } else if (addr.family() == AF_INET6) {
+    raw = &reinterpret_cast<const sockaddr_in6*>(&addr.storage)->sin6_addr;
+  }
+  if (raw == nullptr || inet_ntop(addr.family(), raw, out, static_cast<socklen_t>(capacity)) == nullptr) {
+    if (capacity > 0) out[0] = '\0';
+    return 0;
+  }
+  return std::strlen(out);
+}
+
+int socket(int family, int type) {
+  return retry([&] { return ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); });
+}
+
+static int setIntOption(int fd, int level, int name, int value) {
+  return retry([&] { return ::setsockopt(fd, level, name, &value, sizeof(value)); });
+}
+
+int setReuseAddress(int fd) { return setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1); }
+int setIpv6Only(int fd, bool only) { return setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, only ? 1 : 0); }
+int setNoDelay(int fd) { return setIntOption(fd, IPPROTO_TCP, TCP_NODELAY, 1); }
+
+int bind(int fd, const SockAddr& addr) {
+  return retry([&] { return ::bind(fd, addr.get(), addr.length); });
+}
+
+int listen(int fd, int backlog) {
+  return retry([&] { return ::listen(fd, backlog); });
+}
+
+int localAddress(int fd, SockAddr* out) {
+  out->length = sizeof(out->storage);
+  return retry([&] { return ::getsockname(fd, out->get(), &out->length); });
+}
+
+int accept(int fd, SockAddr* peer) {
+  peer->length = sizeof(peer->storage);
+  return retry([&] { return ::accept4(fd, peer->get(), &peer->length, SOCK_NONBLOCK | SOCK_CLOEXEC); });
+}
+
+int connect(int fd, const SockAddr& addr) {
+  // connect(2): after EINTR the attempt continues in the background, so a retry would see
+  // EALREADY; report it as in progress instead of retrying.
+  int result = ::connect(fd, addr.get(), addr.length);
+  if (result == 0) return 0;
+  if (errno == EINTR) return -EINPROGRESS;
+  return -errno;
+}
+
+int socketError(int fd) {
+  int error = 0;
+  socklen_t length = sizeof(error);
+  int result = retry([&] { return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length); });
+  if (result < 0) return result;
+  return -error;
+}
+
+ssize_t recv(int fd, void* buffer, size_t length) {
+  return retry([&] { return ::recv(fd, buffer, length, 0); });
+}
+
+ssize_t send(int fd, const void* buffer, size_t length) {
+  return retry([&] { return ::send(fd, buffer, length, MSG_NOSIGNAL); });
+}
+
+ssize_t sendv(int fd, const iovec* parts, int count) {
+  msghdr message{};
+  message.msg_iov = const_cast<iovec*>(parts);
+  message.msg_iovlen = static_cast<size_t>(count);
+  return retry([&] { return ::sendmsg(fd, &message, MSG_NOSIGNAL); });
+}
+
+int shutdownWrite(int fd) {
+  return retry([&] { return ::shutdown(fd, SHUT_WR); });
+}
+
+int open(const char* path, int flags) {
+  return retry([&] { return ::open(path, flags | O_CLOEXEC); });
+}
+
+int close(int fd) {
+  // close(2) on Linux releases the descriptor even when it reports EINTR; retrying could
+  // close a descriptor another thread just received, so never retry.
+  return ::close(fd) == -1 && errno != EINTR ? -errno : 0;
+}
+
+}  // namespace sys
+}  // namespace sockengine

@@ -1,0 +1,79 @@
+// The one syscall layer. Every call here retries EINTR, returns -errno on failure (never
+// sets or reads a global errno past its own line), creates descriptors with
+// SOCK_NONBLOCK|SOCK_CLOEXEC, and sends with MSG_NOSIGNAL so a closed peer gives -EPIPE
+// instead of killing the process. Nothing above this file calls the C library's socket
+// functions directly.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sockengine {
+
+// Owns one file descriptor and closes it exactly once.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept;
+  ~Fd() { reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release();
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// An IPv4 or IPv6 socket address, sized for either.
+struct SockAddr {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
+  int family() const { return storage.ss_family; }
+  int port() const;
+};
+
+namespace sys {
+
+// Parses a numeric IPv4 or IPv6 address (no name lookup: JavaScript resolves names).
+// Returns 0, or -EINVAL when `host` is not a numeric address.
+int parseAddress(const char* host, int port, SockAddr* out);
+// Writes the numeric form of `addr` into `out` (at least INET6_ADDRSTRLEN bytes); returns
+// its length.
+size_t formatAddress(const SockAddr& addr, char* out, size_t capacity);
+
+int socket(int family, int type);
+int setReuseAddress(int fd);
+int setIpv6Only(int fd, bool only);
+int setNoDelay(int fd);
+int bind(int fd, const SockAddr& addr);
+int listen(int fd, int backlog);
+int localAddress(int fd, SockAddr* out);
+// accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC; fills `peer`.
+int accept(int fd, SockAddr* peer);
+// Starts a non-blocking connect: 0 when connected at once, -EINPROGRESS while pending.
+int connect(int fd, const SockAddr& addr);
+// Reads the pending error of a socket (SO_ERROR) as -errno, or 0.
+int socketError(int fd);
+ssize_t recv(int fd, void* buffer, size_t length);
+ssize_t send(int fd, const void* buffer, size_t length);
+ssize_t sendv(int fd, const iovec* parts, int count);
+int shutdownWrite(int fd);
+int open(const char* path, int flags);
+int close(int fd);
+
+}  // namespace sys
+}  // namespace sockengine

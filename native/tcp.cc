@@ -1,0 +1,391 @@
+// TCP listeners and connections: accept, the read path (shared buffer for built-in
+// handlers, the batch arena for JavaScript), the write path (kernel first, queue the
+// remainder) and the orderly and disorderly ways a connection ends.
+#include <arpa/inet.h>
+
+#include <cerrno>
+
+#include "loop.h"
+
+namespace sockengine {
+
+// Reads per connection per wake-up while each read fills the whole buffer. Level-triggered
+// polling reports the rest next time, so one fast sender cannot starve the others.
+static constexpr int kReadsPerWakeup = 4;
+static constexpr size_t kReadSize = 64 * 1024;
+// A built-in handler stops reading from a peer that does not read its replies once this
+// much is queued, so a stalled peer costs bounded memory (the kernel's own send buffer on
+// loopback is about 2.5 MiB; this keeps ours well below it).
+static constexpr size_t kBuiltinHighWater = 1024 * 1024;
+// Connections accepted per listener per wake-up; the rest wait one turn of the host loop.
+static constexpr int kAcceptsPerWakeup = 256;
+
+static bool deliversToJs(const Connection* connection) { return !connection->endpoint->builtin; }
+
+uint32_t Loop::interestFor(const Connection* connection) const {
+  if (connection->connecting) return kWritable;
+  uint32_t interest = connection->pending.empty() ? 0u : static_cast<uint32_t>(kWritable);
+  if (!connection->paused && !connection->throttled && !connection->peerEnded) interest |= kReadable;
+  return interest;
+}
+
+int Loop::listen(const SockAddr& address, int backlog, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
+                 uint32_t* endpointId, SockAddr* bound, const char** failedSyscall) {
+  int result = sys::socket(address.family(), SOCK_STREAM);
+  if (result < 0) {
+    *failedSyscall = "socket";
+    return result;
+  }
+  Fd fd(result);
+  sys::setReuseAddress(fd.get());
+  if (address.family() == AF_INET6) sys::setIpv6Only(fd.get(), ipv6Only);
+  if ((result = sys::bind(fd.get(), address)) < 0) {
+    *failedSyscall = "bind";
+    return result;
+  }
+  if ((result = sys::listen(fd.get(), backlog)) < 0) {
+    *failedSyscall = "listen";
+    return result;
+  }
+  if ((result = sys::localAddress(fd.get(), bound)) < 0) {
+    *failedSyscall = "getsockname";
+    return result;
+  }
+  auto endpoint = std::make_unique<Endpoint>();
+  auto listener = std::make_unique<Listener>();
+  listener->fd = std::move(fd);
+  listener->endpoint = endpoint.get();
+  updateInterest(listener.get(), kReadable);
+  if (!listener->registered) {
+    *failedSyscall = "epoll_ctl";
+    return -errno;
+  }
+  endpoint->id = ++lastEndpointId_;
+  endpoint->builtin = std::move(builtin);
+  endpoint->listener = listener.get();
+  *endpointId = endpoint->id;
+  endpoints_.emplace(endpoint->id, std::move(endpoint));
+  listenerStore_.push_back(std::move(listener));
+  listeners_++;
+  return 0;
+}
+
+int Loop::closeListener(uint32_t endpointId) {
+  Endpoint* endpoint = endpointFor(endpointId);
+  if (endpoint == nullptr || endpoint->closing) return -ENOENT;
+  Listener* listener = endpoint->listener;
+  updateInterest(listener, 0);
+  listener->fd.reset();
+  for (auto it = listenerStore_.begin(); it != listenerStore_.end(); ++it) {
+    if (it->get() == listener) {
+      closedListeners_.push_back(std::move(*it));
+      listenerStore_.erase(it);
+      break;
+    }
+  }
+  listeners_--;
+  endpoint->listener = nullptr;
+  endpoint->closing = true;
+  int remaining = static_cast<int>(endpoint->connections);
+  if (remaining == 0) endpoints_.erase(endpointId);  // Nothing left to wait for.
+  return remaining;
+}
+
+int Loop::endpointConnections(uint32_t endpointId) {
+  Endpoint* endpoint = endpointFor(endpointId);
+  return endpoint == nullptr ? -ENOENT : static_cast<int>(endpoint->connections);
+}
+
+void Loop::onListenerReady(Listener* listener) {
+  for (int i = 0; i < kAcceptsPerWakeup && listener->fd.valid(); i++) {
+    SockAddr peer;
+    int fd = sys::accept(listener->fd.get(), &peer);
+    if (fd >= 0) {
+      acceptOne(listener, fd, peer);
+      continue;
+    }
+    if (fd == -EAGAIN) return;
+    if (fd == -EMFILE || fd == -ENFILE) {
+      handleEmfile(listener);
+      return;
+    }
+    // ECONNABORTED and friends concern one pending connection, not the listener.
+    stats_.acceptErrors++;
+  }
+}
+
+void Loop::handleEmfile(Listener* listener) {
+  // Out of descriptors: free the spare, accept the waiting connection and close it so the
+  // peer gets a prompt reset, then take the spare back. Without this the listener stays
+  // readable and every wake-up spins on it.
+  stats_.acceptErrors++;
+  if (!reserve_.valid()) return;
+  reserve_.reset();
+  SockAddr peer;
+  int fd = sys::accept(listener->fd.get(), &peer);
+  if (fd >= 0) sys::close(fd);
+  int reserve = sys::open("/dev/null", 0);
+  if (reserve >= 0) reserve_.reset(reserve);
+}
+
+void Loop::acceptOne(Listener* listener, int fd, const SockAddr& peer) {
+  sys::setNoDelay(fd);
+  auto owned = std::make_unique<Connection>();
+  Connection* connection = owned.get();
+  connection->fd.reset(fd);
+  connection->endpoint = listener->endpoint;
+  updateInterest(connection, kReadable);
+  if (!connection->registered) {
+    stats_.acceptErrors++;
+    return;  // `owned` closes the descriptor.
+  }
+  connection->id = nextConnectionId();
+  connections_.emplace(connection->id, std::move(owned));
+  listener->endpoint->connections++;
+  stats_.accepted++;
+  stats_.connections++;
+  if (deliversToJs(connection)) {
+    char text[INET6_ADDRSTRLEN];
+    size_t length = sys::formatAddress(peer, text, sizeof(text));
+    pushBytes(EventType::kOpen, connection->id, reinterpret_cast<uint8_t*>(text), length, peer.port(),
+              static_cast<int32_t>(listener->endpoint->id));
+  }
+}
+
+int Loop::connect(const SockAddr& address, uint32_t* connectionId) {
+  int result = sys::socket(address.family(), SOCK_STREAM);
+  if (result < 0) return result;
+  Fd fd(result);
+  sys::setNoDelay(fd.get());
+  result = sys::connect(fd.get(), address);
+  if (result < 0 && result != -EINPROGRESS) return result;
+  auto owned = std::make_unique<Connection>();
+  Connection* connection = owned.get();
+  connection->fd = std::move(fd);
+  connection->endpoint = &clients_;
+  // Even a connect that completed at once reports through the poller (it is writable at
+  // once), so open() always arrives in a batch, after connect() has returned.
+  connection->connecting = true;
+  updateInterest(connection, kWritable);
+  if (!connection->registered) return -errno;
+  connection->id = nextConnectionId();
+  *connectionId = connection->id;
+  connections_.emplace(connection->id, std::move(owned));
+  clients_.connections++;
+  stats_.connections++;
+  return 0;
+}
+
+void Loop::onConnected(Connection* connection) {
+  int error = sys::socketError(connection->fd.get());
+  if (error != 0) {
+    fail(connection, error, Syscall::kConnect);
+    return;
+  }
+  connection->connecting = false;
+  SockAddr peer;
+  peer.length = sizeof(peer.storage);
+  getpeername(connection->fd.get(), peer.get(), &peer.length);
+  char text[INET6_ADDRSTRLEN];
+  size_t length = sys::formatAddress(peer, text, sizeof(text));
+  pushBytes(EventType::kOpen, connection->id, reinterpret_cast<uint8_t*>(text), length, peer.port(), 0);
+  // Bytes written (or an end() called) while connecting go out now.
+  if (!connection->pending.empty()) {
+    flushWriteQueue(connection);
+    if (connection->closed) return;
+  } else if (connection->endRequested) {
+    finishEnd(connection);
+    if (connection->closed) return;
+  }
+  updateInterest(connection, interestFor(connection));
+}
+
+void Loop::onConnectionReady(Connection* connection, const PollEvent& event) {
+  if (connection->closed) return;
+  if (connection->connecting) {
+    if (event.writable || event.hangup) onConnected(connection);
+    return;
+  }
+  if (event.writable && !connection->pending.empty()) {
+    flushWriteQueue(connection);
+    if (connection->closed) return;
+  }
+  if (connection->interest & kReadable) {
+    if (event.readable || event.hangup) {
+      if (deliversToJs(connection)) {
+        readToJs(connection);
+      } else {
+        readBuiltin(connection);
+      }
+    }
+  } else if (event.hangup) {
+    // Not reading, yet both directions are down: queued bytes can never leave.
+    int error = sys::socketError(connection->fd.get());
+    fail(connection, error != 0 ? error : -EPIPE, Syscall::kWrite);
+  }
+}
+
+void Loop::readBuiltin(Connection* connection) {
+  for (int i = 0; i < kReadsPerWakeup; i++) {
+    ssize_t received = sys::recv(connection->fd.get(), receiveBuffer_.get(), kReadSize);
+    if (received > 0) {
+      stats_.bytesRead += static_cast<uint64_t>(received);
+      ByteView reply = connection->endpoint->builtin->respond(receiveBuffer_.get(), static_cast<size_t>(received));
+      if (reply.length > 0 && sendOrQueue(connection, reply.data, reply.length) < 0) return;
+      if (connection->pending.size() > kBuiltinHighWater) {
+        connection->throttled = true;
+        updateInterest(connection, interestFor(connection));
+        return;
+      }
+      if (static_cast<size_t>(received) < kReadSize) return;  // The socket is most likely drained.
+    } else if (received == 0) {
+      onPeerEnd(connection);
+      return;
+    } else {
+      if (received != -EAGAIN) fail(connection, static_cast<int>(received), Syscall::kRead);
+      return;
+    }
+  }
+}
+
+void Loop::readToJs(Connection* connection) {
+  for (int i = 0; i < kReadsPerWakeup; i++) {
+    uint8_t* room = arena_.reserve(kReadSize);
+    ssize_t received = sys::recv(connection->fd.get(), room, kReadSize);
+    if (received > 0) {
+      int32_t offset = static_cast<int32_t>(arena_.size());
+      arena_.commit(static_cast<size_t>(received));
+      stats_.bytesRead += static_cast<uint64_t>(received);
+      events_.push_back({static_cast<int32_t>(EventType::kData), static_cast<int32_t>(connection->id), offset,
+                         static_cast<int32_t>(received), 0, 0});
+      if (static_cast<size_t>(received) < kReadSize) return;
+    } else if (received == 0) {
+      onPeerEnd(connection);
+      return;
+    } else {
+      if (received != -EAGAIN) fail(connection, static_cast<int>(received), Syscall::kRead);
+      return;
+    }
+  }
+}
+
+void Loop::onPeerEnd(Connection* connection) {
+  connection->peerEnded = true;
+  if (deliversToJs(connection)) push(EventType::kEnd, connection->id);
+  // Like node:net without allowHalfOpen: once the peer is done, finish our side too.
+  connection->endRequested = true;
+  updateInterest(connection, interestFor(connection));
+  finishEnd(connection);
+}
+
+int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length) {
+  if (connection->pending.empty() && !connection->connecting) {
+    ssize_t sent = sys::send(connection->fd.get(), data, length);
+    if (sent >= 0) {
+      stats_.bytesWritten += static_cast<uint64_t>(sent);
+      if (static_cast<size_t>(sent) == length) return 0;
+      data += sent;
+      length -= static_cast<size_t>(sent);
+    } else if (sent != -EAGAIN) {
+      fail(connection, static_cast<int>(sent), Syscall::kWrite);
+      return static_cast<int>(sent);
+    }
+  }
+  connection->pending.append(data, length);
+  updateInterest(connection, interestFor(connection));
+  return 0;
+}
+
+void Loop::flushWriteQueue(Connection* connection) {
+  while (!connection->pending.empty()) {
+    ssize_t sent = sys::send(connection->fd.get(), connection->pending.data(), connection->pending.size());
+    if (sent < 0) {
+      if (sent != -EAGAIN) fail(connection, static_cast<int>(sent), Syscall::kWrite);
+      return;
+    }
+    stats_.bytesWritten += static_cast<uint64_t>(sent);
+    connection->pending.consume(static_cast<size_t>(sent));
+  }
+  connection->pending.release();
+  connection->throttled = false;
+  updateInterest(connection, interestFor(connection));
+  if (deliversToJs(connection)) push(EventType::kDrain, connection->id);
+  if (connection->endRequested) finishEnd(connection);
+}
+
+void Loop::finishEnd(Connection* connection) {
+  if (!connection->pending.empty()) return;  // flushWriteQueue() comes back here.
+  if (connection->peerEnded) {
+    closeConnection(connection, 0, Syscall::kNone, true);
+    return;
+  }
+  if (connection->writeShut) return;
+  connection->writeShut = true;
+  int result = sys::shutdownWrite(connection->fd.get());
+  if (result < 0 && result != -ENOTCONN) fail(connection, result, Syscall::kShutdown);
+}
+
+void Loop::fail(Connection* connection, int error, Syscall syscall) {
+  closeConnection(connection, error, syscall, true);
+}
+
+void Loop::closeConnection(Connection* connection, int error, Syscall syscall, bool notify) {
+  if (connection->closed) return;
+  connection->closed = true;
+  updateInterest(connection, 0);
+  connection->fd.reset();
+  connection->pending.release();
+  Endpoint* endpoint = connection->endpoint;
+  endpoint->connections--;
+  stats_.connections--;
+  if (notify && deliversToJs(connection)) {
+    if (error != 0) push(EventType::kError, connection->id, error, syscall);
+    push(EventType::kClose, connection->id, error);
+  }
+  auto found = connections_.find(connection->id);
+  closedConnections_.push_back(std::move(found->second));
+  connections_.erase(found);
+  releaseEndpointIfIdle(endpoint);
+}
+
+int64_t Loop::write(uint32_t id, const uint8_t* data, size_t length) {
+  Connection* connection = find(id);
+  if (connection == nullptr) return -EBADF;
+  if (connection->endRequested || connection->writeShut) return -EPIPE;
+  int result = sendOrQueue(connection, data, length);
+  if (result < 0) return result;
+  return static_cast<int64_t>(connection->pending.size());
+}
+
+int Loop::end(uint32_t id) {
+  Connection* connection = find(id);
+  if (connection == nullptr) return -EBADF;
+  connection->endRequested = true;
+  if (!connection->connecting) finishEnd(connection);
+  return 0;
+}
+
+int Loop::destroy(uint32_t id) {
+  Connection* connection = find(id);
+  if (connection == nullptr) return -EBADF;
+  closeConnection(connection, 0, Syscall::kNone, false);
+  return 0;
+}
+
+int Loop::pause(uint32_t id) {
+  Connection* connection = find(id);
+  if (connection == nullptr) return -EBADF;
+  connection->paused = true;
+  updateInterest(connection, interestFor(connection));
+  return 0;
+}
+
+int Loop::resume(uint32_t id) {
+  Connection* connection = find(id);
+  if (connection == nullptr) return -EBADF;
+  connection->paused = false;
+  updateInterest(connection, interestFor(connection));
+  return 0;
+}
+
+}  // namespace sockengine
