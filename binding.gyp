@@ -13,10 +13,52 @@
         "native/sys.cc",
         "native/tcp.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-std=c++17", "-O3", "-Wall", "-Wextra", "-fvisibility=hidden"],
-      "cflags_cc!": ["-std=gnu++17"]
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O3",
+        "-Wall",
+        "-Wextra",
+        "-fvisibility=hidden"
+      ],
+      "cflags_cc!": [
+        "-std=gnu++17"
+      ]
+    },
+    {
+      "target_name": "loadgen",
+      "type": "executable",
+      "sources": [
+        "bench/loadgen.cc"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O2",
+        "-Wall",
+        "-Wextra"
+      ],
+      "cflags_cc!": [
+        "-std=gnu++17",
+        "-fno-exceptions"
+      ]
+    },
+    {
+      "target_name": "uppercase_server",
+      "type": "executable",
+      "sources": [
+        "bench/reference/uppercase_server.c"
+      ],
+      "cflags": [
+        "-O2",
+        "-Wall",
+        "-Wextra"
+      ]
     }
   ]
 }

@@ -61,12 +61,18 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
 class NodeServer implements Server {
   readonly backend = 'node' as const;
   readonly transport = 'tcp' as const;
-  connections = 0;
   private readonly server: net.Server;
+  private open = 0;
+  private listenerClosed = false;
   private closing: Promise<void> | undefined;
+  private onClosed: (() => void) | undefined;
 
   constructor(server: net.Server) {
     this.server = server;
+  }
+
+  get connections(): number {
+    return this.open;
   }
 
   address(): BoundAddress {
@@ -74,9 +80,30 @@ class NodeServer implements Server {
     return { address: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
   }
 
+  connectionOpened(): void {
+    this.open++;
+  }
+
+  connectionClosed(): void {
+    this.open--;
+    this.resolveIfDone();
+  }
+
   close(): Promise<void> {
-    this.closing ??= new Promise((resolve) => this.server.close(() => resolve()));
+    // net.Server's close callback can run before the last socket's 'close' event: resolve
+    // only when both have happened, so `connections` is 0 once close() resolves.
+    this.closing ??= new Promise((resolve) => {
+      this.onClosed = resolve;
+      this.server.close(() => {
+        this.listenerClosed = true;
+        this.resolveIfDone();
+      });
+    });
     return this.closing;
+  }
+
+  private resolveIfDone(): void {
+    if (this.listenerClosed && this.open === 0) this.onClosed?.();
   }
 }
 
@@ -94,8 +121,8 @@ export function listenNode(options: NodeListenOptions): Promise<Server> {
   const netServer = net.createServer({ noDelay: true, highWaterMark: options.highWaterMark });
   const server = new NodeServer(netServer);
   netServer.on('connection', (socket) => {
-    server.connections++;
-    socket.on('close', () => server.connections--);
+    server.connectionOpened();
+    socket.on('close', () => server.connectionClosed());
     new NodeConnection(socket, handler, options.highWaterMark).deliverOpen();
   });
   return new Promise((resolve, reject) => {

@@ -1,0 +1,141 @@
+/**
+ * `sockengine client tcp HOST PORT [MESSAGE...]`: sends each message and prints each reply;
+ * with no message, an interactive loop like the classic C client.
+ */
+import { createInterface } from 'node:readline';
+import { connect } from '../api.js';
+import type { BackendChoice, Connection } from '../types.js';
+import { parseArgs, parsePort, UsageError } from './args.js';
+
+export const PROMPT = 'Please input your message: ';
+/** A reply is complete once as many bytes as were sent have arrived, or the line is quiet
+ * this long after its first byte (a reply:TEXT server answers with a different length). */
+const REPLY_QUIET_MS = 100;
+/** How long to wait for the first byte of a reply. */
+const REPLY_TIMEOUT_MS = 5000;
+
+/** Collects a connection's bytes and hands them out one reply at a time. */
+class ReplyReader {
+  private chunks: Buffer[] = [];
+  private received = 0;
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  handler = {
+    data: (_connection: Connection, chunk: Buffer) => {
+      this.chunks.push(Buffer.from(chunk));
+      this.received += chunk.length;
+      this.wake?.();
+    },
+    end: () => {
+      this.ended = true;
+      this.wake?.();
+    },
+    close: (_connection: Connection, error?: Error) => {
+      this.ended = true;
+      this.failure ??= error;
+      this.wake?.();
+    },
+  };
+
+  /** The next reply to a message of `expected` bytes; null when the server has gone. */
+  async next(expected: number): Promise<Buffer | null> {
+    const started = Date.now();
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.received >= expected && this.received > 0) return this.take();
+      if (this.ended) return this.received > 0 ? this.take() : null;
+      const quietFor = this.received > 0 ? REPLY_QUIET_MS : REPLY_TIMEOUT_MS - (Date.now() - started);
+      if (quietFor <= 0) return this.received > 0 ? this.take() : null;
+      const before = this.received;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, quietFor);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+      if (this.received === before && !this.ended && this.received > 0) return this.take();
+    }
+  }
+
+  private take(): Buffer {
+    const reply = Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.received = 0;
+    return reply;
+  }
+}
+
+export async function client(argv: string[]): Promise<number> {
+  const { options, positionals } = parseArgs(argv, ['backend']);
+  const [transport, host, portText, ...messages] = positionals;
+  if (transport === undefined || host === undefined || portText === undefined) {
+    throw new UsageError('usage: sockengine client tcp HOST PORT [MESSAGE...]');
+  }
+  if (transport !== 'tcp') throw new UsageError(`client transport must be tcp, got '${transport}'`);
+  const port = parsePort(portText, 'PORT', false);
+  const backend = options.get('backend') ?? 'auto';
+  if (!['auto', 'native', 'node'].includes(backend)) {
+    throw new UsageError(`--backend must be auto, native or node, got '${backend}'`);
+  }
+
+  const reader = new ReplyReader();
+  let connection: Connection;
+  try {
+    connection = await connect({ host, port, backend: backend as BackendChoice, handler: reader.handler });
+  } catch (error) {
+    process.stderr.write(`sockengine: cannot connect to ${host}:${port}: ${(error as Error).message}\n`);
+    return 1;
+  }
+
+  const exchange = async (message: string): Promise<boolean> => {
+    const bytes = Buffer.from(message);
+    connection.write(bytes);
+    const reply = await reader.next(bytes.length);
+    if (reply === null) {
+      process.stderr.write(`sockengine: ${host}:${port} closed the connection\n`);
+      return false;
+    }
+    process.stdout.write(`${reply.toString()}\n`);
+    return true;
+  };
+
+  try {
+    if (messages.length > 0) {
+      for (const message of messages) if (!(await exchange(message))) return 1;
+      return 0;
+    }
+    return await interactive(connection, exchange);
+  } catch (error) {
+    process.stderr.write(`sockengine: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    connection.end();
+  }
+}
+
+async function interactive(connection: Connection, exchange: (message: string) => Promise<boolean>): Promise<number> {
+  const lines = createInterface({ input: process.stdin, terminal: false });
+  const iterator = lines[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      process.stdout.write(PROMPT);
+      const next = await iterator.next();
+      if (next.done) {
+        process.stdout.write('\n');
+        return 0;
+      }
+      if (next.value === 'exit') {
+        // Like the C client: the server hears `exit` too, so it can close its side.
+        connection.write('exit');
+        return 0;
+      }
+      if (!(await exchange(next.value))) return 1;
+    }
+  } finally {
+    lines.close();
+  }
+}

@@ -1,0 +1,29 @@
+/** The sockengine command: `serve` and `client`. */
+import { UsageError } from './args.js';
+import { client } from './client.js';
+import { serve } from './serve.js';
+
+export const USAGE = `usage:
+  sockengine serve [--transport tcp] [--host 127.0.0.1] [--port 48763] [--backend auto|native|node]
+                   [--handler uppercase|echo|reply:TEXT|PATH]
+  sockengine client tcp HOST PORT [MESSAGE...] [--backend auto|native|node]`;
+
+/** Runs the command; resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === 'serve') return await serve(rest);
+    if (command === 'client') return await client(rest);
+    if (command === '--help' || command === '-h' || command === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    throw new UsageError(command === undefined ? 'missing command (serve or client)' : `unknown command '${command}'`);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`sockengine: ${error.message} (try sockengine --help)\n`);
+      return 2;
+    }
+    throw error;
+  }
+}

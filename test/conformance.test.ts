@@ -1,0 +1,472 @@
+/**
+ * One suite, run against every backend: what a user of listen()/connect() can observe must
+ * not depend on which backend serves it.
+ */
+import * as net from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, listen, type Connection, type Server, type TcpHandler } from '../lib/index.js';
+import { backends, openFds, RawClient, sleep, waitFor } from './helpers.js';
+
+/** Every byte value, twice: the uppercase handler must change a-z and nothing else. */
+const allBytes = Buffer.from([...Array(512).keys()].map((i) => i % 256));
+const upperAscii = (bytes: Buffer) => Buffer.from(bytes.map((c) => (c >= 0x61 && c <= 0x7a ? c - 32 : c)));
+
+describe.each(backends)('%s backend', (backend) => {
+  const servers: Server[] = [];
+  const clients: RawClient[] = [];
+
+  async function serve(handler: TcpHandler | 'uppercase' | 'echo' | `reply:${string}`, extra: object = {}) {
+    const server = await listen({ port: 0, backend, handler, ...extra });
+    servers.push(server);
+    return server;
+  }
+
+  async function client(server: Server) {
+    const raw = await RawClient.connect(server.address().port);
+    clients.push(raw);
+    return raw;
+  }
+
+  afterEach(async () => {
+    for (const raw of clients.splice(0)) raw.socket.destroy();
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+  });
+
+  describe('built-in handlers', () => {
+    it('uppercase changes ASCII a-z only and keeps every other byte', async () => {
+      const server = await serve('uppercase');
+      expect(server.backend).toBe(backend);
+      const raw = await client(server);
+      raw.socket.write(allBytes);
+      expect(await raw.read(allBytes.length)).toEqual(upperAscii(allBytes));
+    });
+
+    it('echo sends every byte back unchanged', async () => {
+      const raw = await client(await serve('echo'));
+      raw.socket.write(allBytes);
+      expect(await raw.read(allBytes.length)).toEqual(allBytes);
+    });
+
+    it('reply:TEXT answers a chunk with TEXT', async () => {
+      const raw = await client(await serve('reply:Message received.'));
+      raw.socket.write('anything');
+      expect((await raw.read(17)).toString()).toBe('Message received.');
+    });
+
+    it('a built-in server counts its connections and close() waits for them', async () => {
+      const server = await serve('uppercase');
+      const raw = await client(server);
+      raw.socket.write('x');
+      await raw.read(1);
+      expect(server.connections).toBe(1);
+      let closed = false;
+      const closing = server.close().then(() => (closed = true));
+      await sleep(50);
+      expect(closed).toBe(false);
+      raw.socket.end();
+      await closing;
+      expect(server.connections).toBe(0);
+    });
+  });
+
+  describe('JavaScript handlers', () => {
+    it('get open, data, end and close in that order, with the peer address', async () => {
+      const events: string[] = [];
+      let seen: Connection | undefined;
+      const server = await serve({
+        open(connection) {
+          seen = connection;
+          events.push('open');
+        },
+        data(connection, chunk) {
+          events.push(`data:${chunk}`);
+          connection.write(chunk.toString().toUpperCase());
+        },
+        end: () => events.push('end'),
+        close: (_connection, error) => events.push(`close:${error ?? 'none'}`),
+      });
+      const raw = await client(server);
+      const localPort = raw.socket.localPort;
+      raw.socket.write('ping');
+      expect((await raw.read(4)).toString()).toBe('PING');
+      raw.socket.end();
+      await raw.waitClosed();
+      await waitFor(() => events.includes('close:none'), 'close');
+      expect(events).toEqual(['open', 'data:ping', 'end', 'close:none']);
+      expect(seen!.remoteAddress).toBe('127.0.0.1');
+      expect(seen!.remotePort).toBe(localPort);
+      expect(seen!.closed).toBe(true);
+    });
+
+    it('keep per-connection state in the state slot', async () => {
+      const server = await serve({
+        open(connection: Connection<{ count: number }>) {
+          connection.state = { count: 0 };
+        },
+        data(connection: Connection<{ count: number }>, chunk) {
+          connection.state.count += chunk.length;
+          connection.write(`${connection.state.count};`);
+        },
+      });
+      const a = await client(server);
+      const b = await client(server);
+      a.socket.write('aaa');
+      expect((await a.read(2)).toString()).toBe('3;');
+      b.socket.write('b');
+      expect((await b.read(2)).toString()).toBe('1;');
+      a.socket.write('aa');
+      expect((await a.read(2)).toString()).toBe('5;');
+    });
+
+    it('end() inside data sends the reply and then closes', async () => {
+      let closes = 0;
+      const server = await serve({
+        data(connection, chunk) {
+          connection.write(chunk);
+          connection.end();
+        },
+        close: () => closes++,
+      });
+      const raw = await client(server);
+      raw.socket.write('bye');
+      await raw.waitClosed();
+      expect(raw.received.toString()).toBe('bye');
+      expect(raw.ended).toBe(true);
+      await waitFor(() => closes === 1, 'close');
+    });
+
+    it('destroy() inside open closes at once, with close and nothing else', async () => {
+      const events: string[] = [];
+      const server = await serve({
+        open(connection) {
+          events.push('open');
+          connection.destroy();
+          expect(connection.write('late')).toBe(false);
+        },
+        data: () => events.push('data'),
+        end: () => events.push('end'),
+        close: (_connection, error) => events.push(`close:${error ?? 'none'}`),
+      });
+      const raw = await client(server);
+      raw.socket.write('ignored');
+      await raw.waitClosed();
+      await waitFor(() => events.length === 2, 'close');
+      await sleep(50);
+      expect(events).toEqual(['open', 'close:none']);
+      expect(raw.received.length).toBe(0);
+    });
+
+    it('destroy() inside data stops further data and closes once', async () => {
+      const events: string[] = [];
+      const server = await serve({
+        data(connection) {
+          events.push('data');
+          connection.destroy();
+          connection.destroy();
+        },
+        close: () => events.push('close'),
+      });
+      const raw = await client(server);
+      raw.socket.write('one');
+      await raw.waitClosed();
+      await waitFor(() => events.includes('close'), 'close');
+      await sleep(50);
+      expect(events).toEqual(['data', 'close']);
+    });
+
+    it('closing B from A, while B has an event waiting, drops B cleanly; a new connection is unaffected', async () => {
+      const byName = new Map<string, Connection<string>>();
+      const log: string[] = [];
+      const server = await serve({
+        open(connection: Connection<string>) {
+          connection.state = '';
+        },
+        data(connection: Connection<string>, chunk) {
+          const text = chunk.toString();
+          if (connection.state === '') {
+            connection.state = text.slice(0, 1);
+            byName.set(connection.state, connection);
+          }
+          log.push(`${connection.state}:data`);
+          if (text.includes('kill-b')) byName.get('b')?.destroy();
+          connection.write(text.toUpperCase());
+        },
+        close(connection: Connection<string>) {
+          log.push(`${connection.state}:close`);
+        },
+      });
+      const a = await client(server);
+      const b = await client(server);
+      b.socket.write('b-hello');
+      expect((await b.read(7)).toString()).toBe('B-HELLO');
+      // Both writes go out back to back, so the engine usually sees them in one wake-up.
+      a.socket.write('a-kill-b');
+      b.socket.write('b-after');
+      await a.read(8);
+      await b.waitClosed();
+      await waitFor(() => log.includes('b:close'), 'b close');
+      const afterClose = log.slice(log.indexOf('b:close') + 1);
+      expect(afterClose.filter((entry) => entry.startsWith('b:'))).toEqual([]);
+      expect(log.filter((entry) => entry === 'b:close')).toHaveLength(1);
+      // A new connection may get B's descriptor number; it must get its own events only.
+      const c = await client(server);
+      c.socket.write('c-new');
+      expect((await c.read(5)).toString()).toBe('C-NEW');
+      a.socket.write('a-again');
+      expect((await a.read(7)).toString()).toBe('A-AGAIN');
+      expect(log.filter((entry) => entry.startsWith('b:'))).toEqual(['b:data', 'b:close']);
+    });
+
+    it('a peer reset gives error and then close with the same error', async () => {
+      const events: string[] = [];
+      let closeError: Error | undefined;
+      let errorSeen: Error | undefined;
+      const server = await serve({
+        data: () => events.push('data'),
+        error(_connection, error) {
+          errorSeen = error;
+          events.push(`error:${(error as NodeJS.ErrnoException).code}`);
+        },
+        close(_connection, error) {
+          closeError = error;
+          events.push('close');
+        },
+      });
+      const raw = await client(server);
+      raw.socket.write('x');
+      await waitFor(() => events.includes('data'), 'data');
+      raw.socket.resetAndDestroy();
+      await waitFor(() => events.includes('close'), 'close');
+      expect(events).toEqual(['data', 'error:ECONNRESET', 'close']);
+      expect(closeError).toBe(errorSeen);
+      expect((closeError as NodeJS.ErrnoException).syscall).toBe('read');
+    });
+
+    it('pause() holds data until resume(), in order', async () => {
+      const chunks: string[] = [];
+      let paused: Connection | undefined;
+      const server = await serve({
+        data(connection, chunk) {
+          chunks.push(chunk.toString());
+          if (!paused) {
+            paused = connection;
+            connection.pause();
+          }
+        },
+      });
+      const raw = await client(server);
+      raw.socket.write('first');
+      await waitFor(() => chunks.length === 1, 'first chunk');
+      raw.socket.write('second');
+      await sleep(100);
+      expect(chunks).toEqual(['first']);
+      paused!.resume();
+      await waitFor(() => chunks.join('') === 'firstsecond', 'held data');
+    });
+
+    it('write() returns false past the high-water mark, drain follows, and every byte arrives in order', async () => {
+      const total = 8 * 1024 * 1024;
+      const pattern = Buffer.alloc(total);
+      for (let i = 0; i < total; i++) pattern[i] = (i * 7 + (i >> 10)) & 0xff;
+      let sawFalse = false;
+      let drains = 0;
+      let sent = 0;
+      const pump = (connection: Connection) => {
+        while (sent < total) {
+          const piece = pattern.subarray(sent, Math.min(total, sent + 65536));
+          sent += piece.length;
+          if (!connection.write(piece)) {
+            sawFalse = true;
+            expect(connection.bufferedBytes).toBeGreaterThan(0);
+            return;
+          }
+        }
+        connection.end();
+      };
+      const server = await serve({
+        open: pump,
+        drain(connection) {
+          drains++;
+          pump(connection);
+        },
+      });
+      const raw = await client(server);
+      raw.socket.pause(); // A peer that stops reading...
+      await sleep(200);
+      expect(sawFalse).toBe(true);
+      expect(sent).toBeLessThan(total);
+      raw.socket.resume(); // ...then reads everything.
+      await raw.waitClosed(20_000);
+      expect(drains).toBeGreaterThan(0);
+      expect(raw.received.length).toBe(total);
+      expect(raw.received.equals(pattern)).toBe(true);
+    });
+
+    it('serves 1,000 concurrent connections', async () => {
+      let open = 0;
+      const server = await serve({
+        open: () => open++,
+        data: (connection, chunk) => connection.write(chunk.toString().toUpperCase()),
+        close: () => open--,
+      });
+      const peers = await Promise.all([...Array(1000).keys()].map(() => client(server)));
+      await waitFor(() => open === 1000, '1000 opens');
+      expect(server.connections).toBe(1000);
+      peers.forEach((peer, i) => peer.socket.write(`msg-${i}`));
+      const replies = await Promise.all(peers.map((peer, i) => peer.read(`msg-${i}`.length, 10_000)));
+      replies.forEach((reply, i) => expect(reply.toString()).toBe(`MSG-${i}`));
+      peers.forEach((peer) => peer.socket.end());
+      await waitFor(() => open === 0, 'all closes', 10_000);
+      expect(server.connections).toBe(0);
+    });
+
+    it('handler objects stay alive when nothing else references them', async () => {
+      const server = await serve(
+        (() => ({ data: (connection: Connection, chunk: Buffer) => connection.write(chunk.toString().toUpperCase()) }))(),
+      );
+      const raw = await client(server);
+      raw.socket.write('before');
+      await raw.read(6);
+      collectGarbage();
+      await sleep(20);
+      collectGarbage();
+      raw.socket.write('after');
+      expect((await raw.read(5)).toString()).toBe('AFTER');
+    });
+  });
+
+  describe('client', () => {
+    it('connect() resolves after open, and the handler gets the reply and the close', async () => {
+      const server = await serve('uppercase');
+      const events: string[] = [];
+      const connection = await connect({
+        port: server.address().port,
+        backend,
+        handler: {
+          open: () => events.push('open'),
+          data: (_connection, chunk) => events.push(`data:${chunk}`),
+          close: () => events.push('close'),
+        },
+      });
+      expect(events).toEqual(['open']);
+      expect(connection.remotePort).toBe(server.address().port);
+      expect(connection.remoteAddress).toBe('127.0.0.1');
+      connection.write('hello');
+      await waitFor(() => events.length === 2, 'reply');
+      expect(events[1]).toBe('data:HELLO');
+      connection.end();
+      await waitFor(() => events.includes('close'), 'close');
+      expect(events).toEqual(['open', 'data:HELLO', 'close']);
+    });
+
+    it('connect() to a closed port rejects with ECONNREFUSED and calls no handler member', async () => {
+      const probe = net.createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const port = (probe.address() as net.AddressInfo).port;
+      await new Promise((resolve) => probe.close(resolve));
+      const calls: string[] = [];
+      const handler = { open: () => calls.push('open'), close: () => calls.push('close'), error: () => calls.push('error') };
+      await expect(connect({ port, backend, handler })).rejects.toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect' });
+      await sleep(20);
+      expect(calls).toEqual([]);
+    });
+
+    it('connect() resolves host names', async () => {
+      const server = await serve('echo');
+      const received: string[] = [];
+      const connection = await connect({
+        host: 'localhost',
+        port: server.address().port,
+        backend,
+        handler: { data: (_connection, chunk) => received.push(chunk.toString()) },
+      }).catch(async () =>
+        // localhost may resolve to ::1 first on some machines; the server is on 127.0.0.1.
+        connect({ host: '127.0.0.1', port: server.address().port, backend, handler: { data: (_c, chunk) => received.push(chunk.toString()) } }),
+      );
+      connection.write('named');
+      await waitFor(() => received.join('') === 'named', 'echo');
+      connection.destroy();
+    });
+
+    it('writes made in open() go out, and a server-side end reaches the client', async () => {
+      const server = await serve({
+        data(connection, chunk) {
+          connection.write(chunk);
+          connection.end();
+        },
+      });
+      const events: string[] = [];
+      await connect({
+        port: server.address().port,
+        backend,
+        handler: {
+          open: (connection) => connection.write('early'),
+          data: (_connection, chunk) => events.push(`data:${chunk}`),
+          end: () => events.push('end'),
+          close: () => events.push('close'),
+        },
+      });
+      await waitFor(() => events.includes('close'), 'close');
+      expect(events).toEqual(['data:early', 'end', 'close']);
+    });
+  });
+
+  describe('servers', () => {
+    it('close() stops accepting, lets open connections finish, and resolves when they have', async () => {
+      const server = await listen({ port: 0, backend, handler: { data: (c, chunk) => c.write(chunk) } });
+      const port = server.address().port;
+      const raw = await RawClient.connect(port);
+      raw.socket.write('a');
+      await raw.read(1);
+      let resolved = false;
+      const closing = server.close();
+      expect(server.close()).toBe(closing);
+      void closing.then(() => (resolved = true));
+      await expect(RawClient.connect(port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      raw.socket.write('still served');
+      expect((await raw.read(12)).toString()).toBe('still served');
+      expect(resolved).toBe(false);
+      raw.socket.end();
+      await closing;
+      expect(resolved).toBe(true);
+    });
+
+    it('a taken port fails with EADDRINUSE', async () => {
+      const server = await serve('echo');
+      await expect(listen({ port: server.address().port, backend, handler: 'echo' })).rejects.toMatchObject({
+        code: 'EADDRINUSE',
+      });
+    });
+
+    it('listens on IPv6 loopback', async () => {
+      const server = await listen({ host: '::1', port: 0, backend, handler: 'uppercase' });
+      servers.push(server);
+      expect(server.address()).toMatchObject({ address: '::1', family: 'IPv6' });
+      const raw = await RawClient.connect(server.address().port, '::1');
+      clients.push(raw);
+      raw.socket.write('six');
+      expect((await raw.read(3)).toString()).toBe('SIX');
+    });
+
+    it('leaks no descriptor across many connections and a close', async () => {
+      const before = openFds();
+      const server = await listen({ port: 0, backend, handler: 'echo' });
+      for (let round = 0; round < 5; round++) {
+        const peers = await Promise.all([...Array(40).keys()].map(() => RawClient.connect(server.address().port)));
+        peers.forEach((peer) => peer.socket.write('x'));
+        await Promise.all(peers.map((peer) => peer.read(1)));
+        peers.forEach((peer) => peer.socket.destroy());
+        await Promise.all(peers.map((peer) => peer.waitClosed()));
+      }
+      await server.close();
+      await waitFor(() => openFds() <= before, `descriptors back to ${before} (now ${openFds()})`);
+    });
+  });
+});
+
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
