@@ -4,6 +4,7 @@
       "target_name": "sockengine",
       "sources": [
         "native/addon/addon.cc",
+        "native/addon/measure.cc",
         "native/handlers/echo.cc",
         "native/handlers/handler.cc",
         "native/handlers/reply.cc",
@@ -29,6 +30,9 @@
       ],
       "cflags_cc!": [
         "-std=gnu++17"
+      ],
+      "libraries": [
+        "-lpthread"
       ]
     },
     {

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "../loop.h"
+#include "measure.h"
 
 namespace sockengine {
 namespace {
@@ -250,6 +251,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   add("stats", stats);
   add("uppercase", uppercase);
   add("noop", noop);
+  exports.Set("measureThreadHop", Napi::Function::New(env, measureThreadHop, "measureThreadHop"));
   return exports;
 }
 

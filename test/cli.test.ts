@@ -1,0 +1,467 @@
+/**
+ * The `sockengine` command as other tools use it: `serve`, `client`, exit statuses, the ready
+ * line, signals, and `npm start`. Every server here is a real child process on 127.0.0.1.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { backends, cli, exited, RawClient, root, sleep, startCli, waitFor } from './helpers.js';
+
+const READY = /^listening tcp 127\.0\.0\.1:(\d+) backend=(native|node) handler=uppercase$/;
+const PROMPT = 'Please input your message: ';
+
+/** Children and other resources to end after each test, whatever happened in it. */
+const children = new Set<ChildProcess>();
+const cleanups: Array<() => void | Promise<void>> = [];
+
+function track<T extends ChildProcess>(child: T): T {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+  for (const child of [...children]) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited(child, 5000).catch(() => undefined);
+    }
+    children.delete(child);
+  }
+});
+
+/** The environment without SOCKENGINE_BACKEND, so `auto` means what each test says. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.SOCKENGINE_BACKEND;
+  return { ...env, ...extra };
+}
+
+/** The env for a `client` run that should use `backend` (via `auto`). */
+function clientEnv(backend: string): NodeJS.ProcessEnv {
+  return cleanEnv(backend === 'node' ? { SOCKENGINE_BACKEND: 'node' } : {});
+}
+
+interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/sockengine.js ARGS` to completion (killed after `timeoutMs`). */
+function run(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}, timeoutMs = 15_000) {
+  return new Promise<Finished>((resolve, reject) => {
+    const child = track(
+      spawn(process.execPath, [cli, ...args], {
+        env: options.env ?? cleanEnv(),
+        cwd: options.cwd ?? root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk) => (stdout += chunk));
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** startCli, with the child tracked for cleanup. */
+async function serve(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const started = await startCli(args, env);
+  track(started.child);
+  return started;
+}
+
+/** Connects once to 127.0.0.1:port; gives 'connected' or the error code. */
+function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
+  });
+}
+
+/** A node:net server of the test's own on 127.0.0.1, closed after the test. */
+async function netServer(onConnection: (socket: net.Socket) => void = () => undefined): Promise<net.Server> {
+  const server = net.createServer(onConnection);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  );
+  return server;
+}
+
+/** A port that nothing listens on (bound and released just now). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function client(port: number): Promise<RawClient> {
+  const connected = await RawClient.connect(port);
+  cleanups.push(() => void connected.socket.destroy());
+  return connected;
+}
+
+/** Asserts `text` is exactly one non-empty line ending in a newline. */
+function expectOneLine(text: string): void {
+  expect(text).toMatch(/^[^\n]+\n$/);
+}
+
+let fixtures: string;
+beforeAll(() => {
+  fixtures = mkdtempSync(join(tmpdir(), 'sockengine-cli-'));
+  // A handler that answers each chunk with `got:` and the chunk.
+  writeFileSync(
+    join(fixtures, 'prefix.mjs'),
+    `export default {\n  data(connection, chunk) {\n    connection.write('got:' + chunk.toString());\n  },\n};\n`,
+  );
+  writeFileSync(join(fixtures, 'number.mjs'), 'export default 42;\n');
+  writeFileSync(join(fixtures, 'bad-member.mjs'), "export default { data: 'not a function' };\n");
+  writeFileSync(join(fixtures, 'no-default.mjs'), 'export const data = () => {};\n');
+  writeFileSync(join(fixtures, 'syntax-error.mjs'), 'export default {\n');
+});
+afterAll(() => {
+  if (fixtures) rmSync(fixtures, { recursive: true, force: true });
+});
+
+describe.each(backends)('sockengine serve --backend %s', (backend) => {
+  it('prints the ready line with the real port for --port 0 and the requested backend', async () => {
+    const { line, port } = await serve(['serve', '--port', '0', '--backend', backend]);
+    const match = READY.exec(line);
+    expect(match, line).not.toBeNull();
+    expect(Number(match![1])).toBe(port);
+    expect(port).toBeGreaterThan(0);
+    expect(match![2]).toBe(backend);
+    expect(await tryConnect(port)).toBe('connected');
+  });
+
+  it('uppercase: ASCII letters upper-cased; digits, punctuation and bytes >= 0x80 unchanged', async () => {
+    const { port } = await serve(['serve', '--port', '0', '--backend', backend, '--handler', 'uppercase']);
+    const peer = await client(port);
+    const high = Buffer.from([0x80, 0xe9, 0xff, 0xc3, 0xa9, 0xe1]);
+    peer.socket.write(Buffer.concat([Buffer.from('Hello World 123 mixed-Case_z!'), high, Buffer.from('q')]));
+    const expected = Buffer.concat([Buffer.from('HELLO WORLD 123 MIXED-CASE_Z!'), high, Buffer.from('Q')]);
+    expect(await peer.read(expected.length)).toEqual(expected);
+  });
+
+  it('echo: answers with the same bytes', async () => {
+    const { line, port } = await serve(['serve', '--port', '0', '--backend', backend, '--handler', 'echo']);
+    expect(line).toBe(`listening tcp 127.0.0.1:${port} backend=${backend} handler=echo`);
+    const peer = await client(port);
+    const message = Buffer.concat([Buffer.from('Mixed Case 42 echo'), Buffer.from([0x00, 0x80, 0xff])]);
+    peer.socket.write(message);
+    expect(await peer.read(message.length)).toEqual(message);
+  });
+
+  it('reply:Message received. answers a message with that text', async () => {
+    const { line, port } = await serve([
+      'serve', '--port', '0', '--backend', backend, '--handler', 'reply:Message received.',
+    ]);
+    expect(line).toBe(`listening tcp 127.0.0.1:${port} backend=${backend} handler=reply:Message received.`);
+    const peer = await client(port);
+    peer.socket.write('hello there');
+    expect((await peer.read(17)).toString()).toBe('Message received.');
+    peer.socket.write('second');
+    expect((await peer.read(17)).toString()).toBe('Message received.');
+  });
+
+  it('a PATH handler module (absolute path) serves its replies', async () => {
+    const path = join(fixtures, 'prefix.mjs');
+    const { line, port } = await serve(['serve', '--port', '0', '--backend', backend, '--handler', path]);
+    expect(line).toBe(`listening tcp 127.0.0.1:${port} backend=${backend} handler=${path}`);
+    const peer = await client(port);
+    peer.socket.write('ping');
+    expect((await peer.read(8)).toString()).toBe('got:ping');
+    peer.socket.write('Pong 2');
+    expect((await peer.read(10)).toString()).toBe('got:Pong 2');
+  });
+
+  it('a PATH handler given relative to the working directory is found', async () => {
+    const child = track(
+      spawn(process.execPath, [cli, 'serve', '--port', '0', '--backend', backend, '--handler', './prefix.mjs'], {
+        cwd: fixtures,
+        env: cleanEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (chunk) => (out += chunk));
+    child.stderr!.on('data', (chunk) => (err += chunk));
+    await waitFor(() => out.includes('\n') || child.exitCode !== null, `the ready line (stderr: ${err})`, 10_000);
+    const match = /^listening tcp 127\.0\.0\.1:(\d+) backend=(\w+) handler=\.\/prefix\.mjs\n$/.exec(out);
+    expect(match, `stdout=${out} stderr=${err}`).not.toBeNull();
+    expect(match![2]).toBe(backend);
+    const peer = await client(Number(match![1]));
+    peer.socket.write('rel');
+    expect((await peer.read(7)).toString()).toBe('got:rel');
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s exits 0 and the port then refuses connections', async (signal) => {
+    const { child, port } = await serve(['serve', '--port', '0', '--backend', backend]);
+    expect(await tryConnect(port)).toBe('connected');
+    child.kill(signal);
+    expect(await exited(child, 5000)).toEqual({ code: 0, signal: null });
+    expect(await tryConnect(port)).toBe('ECONNREFUSED');
+  });
+
+  it('SIGTERM with an idle client still connected exits 0 within a few seconds', async () => {
+    const { child, port } = await serve(['serve', '--port', '0', '--backend', backend]);
+    const idle = await client(port);
+    idle.socket.write('x');
+    expect((await idle.read(1)).toString()).toBe('X'); // the connection is really accepted
+    const started = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited(child, 8000)).toEqual({ code: 0, signal: null });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await tryConnect(port)).toBe('ECONNREFUSED');
+  });
+
+  it('a port already in use: exit 1, one line on stderr naming the port, nothing on stdout', async () => {
+    const occupier = await netServer();
+    const { port } = occupier.address() as net.AddressInfo;
+    const result = await run(['serve', '--port', String(port), '--backend', backend]);
+    expect(result.code).toBe(1);
+    expectOneLine(result.stderr);
+    expect(result.stderr).toContain(String(port));
+    expect(result.stderr).toMatch(/in use/);
+    expect(result.stdout).toBe('');
+  });
+
+  it('client tcp 127.0.0.1 PORT hello "abc XYZ" prints one uppercase reply per line, exit 0', async () => {
+    const { port } = await serve(['serve', '--port', '0', '--backend', backend]);
+    const result = await run(['client', 'tcp', '127.0.0.1', String(port), 'hello', 'abc XYZ'], {
+      env: clientEnv(backend),
+    });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('HELLO\nABC XYZ\n');
+    expect(result.code).toBe(0);
+  });
+
+  it('interactive client: prompt, reply, `exit` ends it with status 0', async () => {
+    const { port } = await serve(['serve', '--port', '0', '--backend', backend]);
+    const child = track(
+      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port)], {
+        env: clientEnv(backend),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (chunk) => (out += chunk));
+    child.stderr!.on('data', (chunk) => (err += chunk));
+    child.stdin!.write('hello\nexit\n');
+    const status = await exited(child, 10_000);
+    await waitFor(() => child.stdout!.readableEnded, 'the end of stdout');
+    expect(err).toBe('');
+    expect(out).toBe(`${PROMPT}HELLO\n${PROMPT}`);
+    expect(status).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('sockengine serve: handler modules that cannot serve', () => {
+  it('a PATH that does not exist: exit 2, one line on stderr naming the path', async () => {
+    const path = join(fixtures, 'does-not-exist.mjs');
+    const result = await run(['serve', '--port', '0', '--handler', path]);
+    expect(result.code).toBe(2);
+    expectOneLine(result.stderr);
+    expect(result.stderr).toContain(path);
+    expect(result.stdout).toBe('');
+  });
+
+  it.each([
+    ['number.mjs', 'export default 42'],
+    ['bad-member.mjs', "export default { data: 'not a function' }"],
+    ['no-default.mjs', 'no default export'],
+  ])('a module whose default export is not a handler (%s: %s): exit 2, one line', async (file) => {
+    const path = join(fixtures, file);
+    const result = await run(['serve', '--port', '0', '--handler', path]);
+    expect(result.code).toBe(2);
+    expectOneLine(result.stderr);
+    expect(result.stderr).toContain(path);
+    expect(result.stderr).toMatch(/not a handler/);
+    expect(result.stdout).toBe('');
+  });
+
+  it('a module with a syntax error: exit 2, one line', async () => {
+    const path = join(fixtures, 'syntax-error.mjs');
+    const result = await run(['serve', '--port', '0', '--handler', path]);
+    expect(result.code).toBe(2);
+    expectOneLine(result.stderr);
+    expect(result.stderr).toContain(path);
+  });
+});
+
+describe('sockengine: bad arguments', () => {
+  it.each([
+    ['unknown option', ['serve', '--bogus', '1'], /unknown option --bogus/],
+    ['--port 70000', ['serve', '--port', '70000'], /--port.*70000/],
+    ['--port abc', ['serve', '--port', 'abc'], /--port.*'abc'/],
+    ['--port -1', ['serve', '--port=-1'], /--port.*-1/],
+    ['--port without a value', ['serve', '--port'], /--port/],
+    ['--backend bogus', ['serve', '--backend', 'bogus'], /--backend.*bogus/],
+    ['--transport sctp', ['serve', '--transport', 'sctp'], /--transport.*sctp/],
+    ['a stray positional to serve', ['serve', 'extra'], /extra/],
+    ['missing command', [], /missing command/],
+    ['unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
+    ['client with missing PORT', ['client', 'tcp', '127.0.0.1'], /PORT/],
+    ['client with PORT abc', ['client', 'tcp', '127.0.0.1', 'abc', 'hi'], /PORT.*abc/],
+    ['client with transport sctp', ['client', 'sctp', '127.0.0.1', '9', 'hi'], /sctp/],
+  ] as const)('%s: exit 2, one line on stderr naming it, nothing on stdout', async (_name, args, problem) => {
+    const result = await run([...args]);
+    expect(result.code).toBe(2);
+    expectOneLine(result.stderr);
+    expect(result.stderr).toMatch(problem);
+    expect(result.stdout).toBe('');
+  });
+});
+
+describe('sockengine client', () => {
+  it('a refused port: exit 1, one line on stderr naming the port, nothing on stdout', async () => {
+    const port = await freePort();
+    const result = await run(['client', 'tcp', '127.0.0.1', String(port), 'hello']);
+    expect(result.code).toBe(1);
+    expectOneLine(result.stderr);
+    expect(result.stderr).toContain(String(port));
+    expect(result.stdout).toBe('');
+  });
+
+  it('interactive client: the server receives each message and then `exit`', async () => {
+    const received: Buffer[] = [];
+    let peerEnded = false;
+    const server = await netServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.on('end', () => (peerEnded = true));
+      socket.on('data', (chunk) => {
+        received.push(chunk);
+        if (!Buffer.concat(received).toString().endsWith('exit')) socket.write(chunk.toString().toUpperCase());
+      });
+    });
+    const { port } = server.address() as net.AddressInfo;
+    const child = track(
+      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port)], {
+        env: cleanEnv(),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (chunk) => (out += chunk));
+    child.stderr!.on('data', (chunk) => (err += chunk));
+    // Typed like a person: wait for each prompt before the next line.
+    await waitFor(() => out === PROMPT, 'the first prompt', 10_000);
+    child.stdin!.write('hello\n');
+    await waitFor(() => out === `${PROMPT}HELLO\n${PROMPT}`, `the reply and second prompt (got ${JSON.stringify(out)})`);
+    child.stdin!.write('exit\n');
+    expect(await exited(child, 10_000)).toEqual({ code: 0, signal: null });
+    await waitFor(() => Buffer.concat(received).toString().endsWith('exit'), 'the server to receive exit');
+    expect(Buffer.concat(received).toString()).toBe('helloexit');
+    await waitFor(() => peerEnded, 'the client to close its connection');
+    expect(err).toBe('');
+  });
+});
+
+describe('SOCKENGINE_BACKEND=node', () => {
+  it.each([
+    ['no --backend', [] as string[]],
+    ['--backend auto', ['--backend', 'auto']],
+  ])('with %s the server uses node and says backend=node', async (_name, extra) => {
+    const { line, port } = await serve(['serve', '--port', '0', ...extra], { SOCKENGINE_BACKEND: 'node' });
+    expect(line).toBe(`listening tcp 127.0.0.1:${port} backend=node handler=uppercase`);
+    const peer = await client(port);
+    peer.socket.write('via node');
+    expect((await peer.read(8)).toString()).toBe('VIA NODE');
+  });
+
+  it('an explicit --backend native still wins over it', async () => {
+    const { line, port } = await serve(['serve', '--port', '0', '--backend', 'native'], { SOCKENGINE_BACKEND: 'node' });
+    expect(line).toBe(`listening tcp 127.0.0.1:${port} backend=native handler=uppercase`);
+  });
+
+  it('without it, --backend auto uses native', async () => {
+    const { line, port } = await serve(['serve', '--port', '0', '--backend', 'auto'], { SOCKENGINE_BACKEND: '' });
+    expect(line).toBe(`listening tcp 127.0.0.1:${port} backend=native handler=uppercase`);
+  });
+});
+
+describe('npm start', () => {
+  it('runs `sockengine serve` with the defaults (port 48763, native, uppercase)', async () => {
+    const child = spawn('npm', ['start'], {
+      cwd: root,
+      env: cleanEnv(),
+      detached: true, // npm starts node as its own child: end the whole group
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    let exitStatus: number | null | undefined;
+    child.on('exit', (code) => (exitStatus = code));
+    try {
+      await waitFor(
+        () => /^listening /m.test(out) || exitStatus !== undefined,
+        `npm start to listen or exit (stdout=${out} stderr=${err})`,
+        20_000,
+      );
+      // npm echoes the script it runs.
+      expect(out).toContain('node bin/sockengine.js serve');
+      const ready = out.split('\n').find((line) => line.startsWith('listening '));
+      if (ready !== undefined) {
+        expect(ready).toBe('listening tcp 127.0.0.1:48763 backend=native handler=uppercase');
+        const peer = await client(48763);
+        peer.socket.write('npm start');
+        expect((await peer.read(9)).toString()).toBe('NPM START');
+      } else {
+        // 48763 is taken on this machine: serve must have said so and exited 1.
+        await waitFor(() => child.exitCode !== null || child.signalCode !== null, 'npm to exit', 10_000);
+        const line = err.split('\n').find((l) => l.startsWith('sockengine:'));
+        expect(line, `stderr=${err}`).toBeDefined();
+        expect(line).toContain('48763');
+        expect(line).toMatch(/in use/);
+        expect(child.exitCode).toBe(1);
+      }
+    } finally {
+      killGroup('SIGTERM');
+      const gone = await waitFor(() => child.exitCode !== null || child.signalCode !== null, 'npm to exit', 5000).then(
+        () => true,
+        () => false,
+      );
+      if (!gone) killGroup('SIGKILL');
+      // Give the server child a moment to leave the port to other tests.
+      await sleep(gone ? 100 : 500);
+    }
+  });
+});
