@@ -12,7 +12,8 @@
         "native/loop.cc",
         "native/poller_epoll.cc",
         "native/sys.cc",
-        "native/tcp.cc"
+        "native/tcp.cc",
+        "native/udp.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

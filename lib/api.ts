@@ -3,8 +3,22 @@ import { loadBinding } from './binding.js';
 import { NativeUnavailableError } from './errors.js';
 import { nativeEngine } from './native/engine.js';
 import { connectNative, listenNative } from './native/tcp.js';
+import { connectUdpNative, listenUdpNative } from './native/udp.js';
 import { connectNode, listenNode } from './node/tcp.js';
-import type { Backend, BackendChoice, ConnectOptions, Connection, ListenOptions, Server } from './types.js';
+import { connectUdpNode, listenUdpNode } from './node/udp.js';
+import type {
+  Backend,
+  BackendChoice,
+  ConnectOptions,
+  Connection,
+  DatagramSocket,
+  ListenOptions,
+  Server,
+  UdpConnectOptions,
+  UdpHandler,
+  UdpListenOptions,
+  UdpServer,
+} from './types.js';
 import {
   checkBackend,
   checkBoolean,
@@ -23,6 +37,8 @@ const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_HIGH_WATER_MARK = 16 * 1024;
 /** Linux's SOMAXCONN default before 5.4, and node:net's default backlog. */
 const DEFAULT_BACKLOG = 511;
+/** Room for the largest UDP payload (65,507 bytes over IPv4, 65,527 over IPv6). */
+const MAX_DATAGRAM_SIZE = 65536;
 
 let warnedFallback = false;
 
@@ -57,29 +73,62 @@ function engine() {
   return nativeEngine(loaded.binding);
 }
 
-/** Starts a server. Resolves once it is listening. */
-export async function listen(options: ListenOptions): Promise<Server> {
+/** Starts a TCP server or binds a UDP server. Resolves once it is listening. */
+export async function listen(options: ListenOptions): Promise<Server>;
+export async function listen(options: UdpListenOptions): Promise<UdpServer>;
+export async function listen(options: ListenOptions | UdpListenOptions): Promise<Server | UdpServer> {
   const given = requireObject(options, 'options');
-  checkTransport(given.transport);
+  const transport = checkTransport(given.transport);
+  const host = checkHost(given.host, DEFAULT_HOST);
+  const port = checkPort(given.port, DEFAULT_PORT, true);
+  const ipv6Only = checkBoolean(given.ipv6Only, 'ipv6Only', false);
+  if (transport === 'udp') {
+    const settings = {
+      host,
+      port,
+      ipv6Only,
+      maxDatagramSize: checkInteger(given.maxDatagramSize, 'maxDatagramSize', MAX_DATAGRAM_SIZE, 1, MAX_DATAGRAM_SIZE),
+      handler: checkHandler(given.handler, true, 'udp'),
+    };
+    const backend = resolveBackend(checkBackend(given.backend));
+    return backend === 'native' ? listenUdpNative(engine(), settings) : listenUdpNode(settings);
+  }
   const settings = {
-    host: checkHost(given.host, DEFAULT_HOST),
-    port: checkPort(given.port, DEFAULT_PORT, true),
+    host,
+    port,
+    ipv6Only,
     backlog: checkInteger(given.backlog, 'backlog', DEFAULT_BACKLOG, 1, 65535),
     highWaterMark: checkInteger(given.highWaterMark, 'highWaterMark', DEFAULT_HIGH_WATER_MARK, 0, 2 ** 31 - 1),
-    ipv6Only: checkBoolean(given.ipv6Only, 'ipv6Only', false),
     handler: checkHandler(given.handler, true),
   };
   const backend = resolveBackend(checkBackend(given.backend));
   return backend === 'native' ? listenNative(engine(), settings) : listenNode(settings);
 }
 
-/** Opens a client connection. Resolves once it is connected (after the handler's open()). */
-export async function connect(options: ConnectOptions): Promise<Connection> {
+/**
+ * Opens a TCP client connection (resolves once connected, after the handler's open()) or a
+ * connected UDP socket.
+ */
+export async function connect(options: ConnectOptions): Promise<Connection>;
+export async function connect(options: UdpConnectOptions): Promise<DatagramSocket>;
+export async function connect(options: ConnectOptions | UdpConnectOptions): Promise<Connection | DatagramSocket> {
   const given = requireObject(options, 'options');
-  checkTransport(given.transport);
+  const transport = checkTransport(given.transport);
+  const host = checkHost(given.host, DEFAULT_HOST);
+  const port = checkPort(given.port, undefined, false);
+  if (transport === 'udp') {
+    const settings = {
+      host,
+      port,
+      maxDatagramSize: checkInteger(given.maxDatagramSize, 'maxDatagramSize', MAX_DATAGRAM_SIZE, 1, MAX_DATAGRAM_SIZE),
+      handler: checkHandler(given.handler, false, 'udp') as UdpHandler,
+    };
+    const backend = resolveBackend(checkBackend(given.backend));
+    return backend === 'native' ? connectUdpNative(engine(), settings) : connectUdpNode(settings);
+  }
   const settings = {
-    host: checkHost(given.host, DEFAULT_HOST),
-    port: checkPort(given.port, undefined, false),
+    host,
+    port,
     highWaterMark: checkInteger(given.highWaterMark, 'highWaterMark', DEFAULT_HIGH_WATER_MARK, 0, 2 ** 31 - 1),
     handler: checkHandler(given.handler, false) as ConnectOptions['handler'],
   };

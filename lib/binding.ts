@@ -27,6 +27,23 @@ export interface NativeBinding {
   pause(id: number): number;
   resume(id: number): number;
   stats(): Record<string, number>;
+  bindDatagram(
+    host: string,
+    port: number,
+    ipv6Only: boolean,
+    builtin: string | null,
+    maxDatagramSize: number,
+  ): { id: number; address: string; port: number } | { errno: number; syscall: string };
+  connectDatagram(
+    host: string,
+    port: number,
+    maxDatagramSize: number,
+  ): { id: number; address: string; port: number } | { errno: number; syscall: string };
+  sendDatagrams(id: number, datagrams: Uint8Array[], ports: number[] | null, hosts: string[] | null): number;
+  closeDatagram(id: number): number;
+  datagramStats(id: number): import('./types.js').DatagramStats | null;
+  disableBatchedDatagrams(): void;
+  measureThreadHop(rounds: number, callback: () => void): Promise<number>;
   uppercase(bytes: Uint8Array): void;
   noop(): void;
 }

@@ -1,6 +1,7 @@
 /** sockengine: a native epoll socket engine and a node:net backend behind one interface. */
 export { listen, connect, resolveBackend, nativeAvailable, DEFAULT_PORT } from './api.js';
-export { uppercaseAscii, builtinHandler } from './builtin.js';
+export { uppercaseAscii, builtinHandler, builtinUdpHandler } from './builtin.js';
+export { SocketClosedError } from './datagram.js';
 export { SystemError, NativeUnavailableError } from './errors.js';
 export type {
   Backend,
@@ -12,4 +13,12 @@ export type {
   ListenOptions,
   Server,
   TcpHandler,
+  Datagram,
+  DatagramSocket,
+  DatagramStats,
+  RemoteInfo,
+  UdpConnectOptions,
+  UdpHandler,
+  UdpListenOptions,
+  UdpServer,
 } from './types.js';

@@ -64,9 +64,9 @@ export interface TcpHandler<State = any> {
   close?(connection: Connection<State>, error?: Error): void;
 }
 
-/** Options of listen(). */
+/** Options of listen() for TCP. */
 export interface ListenOptions {
-  /** Only `tcp` for now. */
+  /** `tcp` (the default) or `udp` (see UdpListenOptions). */
   transport?: 'tcp';
   /** Address to bind: a numeric IPv4/IPv6 address or a host name. Default `127.0.0.1`. */
   host?: string;
@@ -84,9 +84,9 @@ export interface ListenOptions {
   ipv6Only?: boolean;
 }
 
-/** Options of connect(). */
+/** Options of connect() for TCP. */
 export interface ConnectOptions {
-  /** Only `tcp` for now. */
+  /** `tcp` (the default) or `udp` (see UdpConnectOptions). */
   transport?: 'tcp';
   /** The server's address or host name. Default `127.0.0.1`. */
   host?: string;
@@ -111,7 +111,7 @@ export interface BoundAddress {
 export interface Server {
   /** The backend actually serving (what `auto` chose). */
   readonly backend: Backend;
-  /** Always `tcp` for now. */
+  /** `tcp`. */
   readonly transport: 'tcp';
   /** Where the server is bound; the real port when listening on port 0. */
   address(): BoundAddress;
@@ -121,5 +121,112 @@ export interface Server {
    * Stops accepting, lets open connections finish, and resolves when the last one has
    * closed. Calling it again returns the same promise.
    */
+  close(): Promise<void>;
+}
+
+/** Where a datagram came from, and how big it really was. */
+export interface RemoteInfo {
+  /** The sender's address. */
+  address: string;
+  /** The sender's port. */
+  port: number;
+  /** `IPv4` or `IPv6`. */
+  family: 'IPv4' | 'IPv6';
+  /** The datagram's real size in bytes (more than the data when it was truncated). */
+  size: number;
+  /** True when the datagram was longer than maxDatagramSize and was cut to fit. */
+  truncated: boolean;
+}
+
+/** One datagram for sendMany(). `port` and `address` may be left out on a connected socket. */
+export interface Datagram {
+  data: Uint8Array | string;
+  port?: number;
+  address?: string;
+}
+
+/** Counters of a UDP socket, the same on both backends. */
+export interface DatagramStats {
+  datagramsIn: number;
+  bytesIn: number;
+  datagramsOut: number;
+  bytesOut: number;
+  /** Datagrams longer than maxDatagramSize: delivered cut, with rinfo.truncated (built-ins skip them). */
+  truncated: number;
+  /** Datagrams the kernel refused or dropped (EMSGSIZE, a full send buffer, unreachable...). */
+  sendErrors: number;
+}
+
+/** A UDP socket as handlers see it: a server's bound socket or a connected client. */
+export interface DatagramSocket<State = unknown> {
+  /** The user's own state; the engine never touches it. */
+  state: State;
+  /** The backend serving this socket. */
+  readonly backend: Backend;
+  /** True once close() was called. */
+  readonly closed: boolean;
+  /**
+   * Sends one datagram. On a connected socket `port` and `address` may be left out. Errors
+   * the kernel reports (EMSGSIZE for more than 65,507 bytes over IPv4, ...) go to the
+   * handler's error() and the sendErrors counter; bad arguments throw.
+   */
+  send(data: Uint8Array | string, port?: number, address?: string): void;
+  /** Sends many datagrams in one call (one sendmmsg on the native backend). */
+  sendMany(datagrams: readonly Datagram[]): void;
+  /** The local address. */
+  address(): BoundAddress;
+  /** The counters of this socket. */
+  stats(): DatagramStats;
+  /** Closes the socket; the handler's close() follows. */
+  close(): void;
+}
+
+/** A JavaScript UDP handler. Every member is optional. */
+export interface UdpHandler<State = any> {
+  /** A datagram arrived (an empty one too). Replies go out with socket.send(). */
+  message?(socket: DatagramSocket<State>, data: Buffer, rinfo: RemoteInfo): void;
+  /** The kernel reported an error: a failed send, or ICMP port unreachable on a connected socket. */
+  error?(socket: DatagramSocket<State>, error: Error): void;
+  /** The socket is closed. */
+  close?(socket: DatagramSocket<State>): void;
+}
+
+/** Options of listen() for UDP. */
+export interface UdpListenOptions {
+  transport: 'udp';
+  /** Address to bind. Default `127.0.0.1`. */
+  host?: string;
+  /** Port to bind; 0 picks a free one. Default 48763. */
+  port?: number;
+  /** Default `auto`. */
+  backend?: BackendChoice;
+  /** A built-in handler name (answers each datagram to its sender) or a UdpHandler. */
+  handler: BuiltinHandlerName | UdpHandler;
+  /** Receive room per datagram; longer ones are cut and reported. Default (and at most) 65536. */
+  maxDatagramSize?: number;
+  /** For IPv6 hosts: IPv6 only. Default false. */
+  ipv6Only?: boolean;
+}
+
+/** Options of connect() for UDP: a connected socket that hears only its peer. */
+export interface UdpConnectOptions {
+  transport: 'udp';
+  /** The server's address or host name. Default `127.0.0.1`. */
+  host?: string;
+  port: number;
+  backend?: BackendChoice;
+  handler: UdpHandler;
+  /** Receive room per datagram. Default 65536. */
+  maxDatagramSize?: number;
+}
+
+/** A bound UDP server. */
+export interface UdpServer {
+  readonly backend: Backend;
+  readonly transport: 'udp';
+  address(): BoundAddress;
+  /** Datagrams and bytes in and out, truncations and send errors. */
+  stats(): DatagramStats;
+  /** Closes the socket. Calling it again returns the same promise. */
   close(): Promise<void>;
 }

@@ -2,9 +2,10 @@
  * Option checks that run before anything reaches a backend: each failure is a TypeError
  * (wrong kind of value) or RangeError (right kind, outside what is allowed) naming the option.
  */
-import type { BackendChoice, BuiltinHandlerName, TcpHandler } from './types.js';
+import type { BackendChoice, BuiltinHandlerName, TcpHandler, UdpHandler } from './types.js';
 
-const handlerMembers = ['open', 'data', 'drain', 'end', 'error', 'close'] as const;
+const tcpMembers = ['open', 'data', 'drain', 'end', 'error', 'close'] as const;
+const udpMembers = ['message', 'error', 'close'] as const;
 const backends: readonly string[] = ['auto', 'native', 'node'];
 
 function describe(value: unknown): string {
@@ -21,10 +22,10 @@ export function requireObject(value: unknown, name: string): Record<string, unkn
   return value as Record<string, unknown>;
 }
 
-export function checkTransport(value: unknown): 'tcp' {
-  if (value === undefined || value === 'tcp') return 'tcp';
+export function checkTransport(value: unknown): 'tcp' | 'udp' {
+  if (value === undefined || value === 'tcp' || value === 'udp') return value ?? 'tcp';
   if (typeof value !== 'string') throw new TypeError(`options.transport must be a string, got ${describe(value)}`);
-  throw new RangeError(`options.transport must be 'tcp', got ${describe(value)}`);
+  throw new RangeError(`options.transport must be 'tcp' or 'udp', got ${describe(value)}`);
 }
 
 export function checkHost(value: unknown, fallback: string): string {
@@ -73,20 +74,26 @@ export function isBuiltinName(value: string): value is BuiltinHandlerName {
   return value === 'uppercase' || value === 'echo' || value.startsWith('reply:');
 }
 
-export function checkHandler(value: unknown, allowBuiltin: boolean): BuiltinHandlerName | TcpHandler {
+export function checkHandler(value: unknown, allowBuiltin: boolean): BuiltinHandlerName | TcpHandler;
+export function checkHandler(value: unknown, allowBuiltin: boolean, transport: 'udp'): BuiltinHandlerName | UdpHandler;
+export function checkHandler(
+  value: unknown,
+  allowBuiltin: boolean,
+  transport: 'tcp' | 'udp' = 'tcp',
+): BuiltinHandlerName | TcpHandler | UdpHandler {
   if (typeof value === 'string') {
     if (allowBuiltin && isBuiltinName(value)) return value;
     const names = allowBuiltin ? "'uppercase', 'echo', 'reply:TEXT' or a handler object" : 'a handler object';
     throw new RangeError(`options.handler must be ${names}, got ${describe(value)}`);
   }
   const handler = requireObject(value, 'options.handler');
-  for (const member of handlerMembers) {
+  for (const member of transport === 'udp' ? udpMembers : tcpMembers) {
     const callback = handler[member];
     if (callback !== undefined && typeof callback !== 'function') {
       throw new TypeError(`options.handler.${member} must be a function, got ${describe(callback)}`);
     }
   }
-  return handler as TcpHandler;
+  return handler as TcpHandler | UdpHandler;
 }
 
 /** The bytes of a write() argument, or a TypeError naming it. */

@@ -28,6 +28,7 @@ int Loop::open() {
 void Loop::runOnce() {
   closedConnections_.clear();
   closedListeners_.clear();
+  closedDatagrams_.clear();
   stats_.wakeups++;
   PollEvent ready[kEventsPerWakeup];
   int count = poller_.wait(ready, kEventsPerWakeup, 0);
@@ -40,6 +41,9 @@ void Loop::runOnce() {
         break;
       case Socket::kConnection:
         onConnectionReady(static_cast<Connection*>(socket), ready[i]);
+        break;
+      case Socket::kDatagram:
+        onDatagramReady(static_cast<DatagramSocket*>(socket));
         break;
     }
   }
@@ -100,7 +104,7 @@ uint32_t Loop::nextConnectionId() {
   // Ids stay below 2^31 (they travel as int32) and skip ids still in use after a wrap.
   do {
     lastConnectionId_ = lastConnectionId_ >= 0x7fffffffu ? 1 : lastConnectionId_ + 1;
-  } while (connections_.count(lastConnectionId_) != 0);
+  } while (connections_.count(lastConnectionId_) != 0 || datagrams_.count(lastConnectionId_) != 0);
   return lastConnectionId_;
 }
 
@@ -124,6 +128,11 @@ void Loop::closeAll() {
   }
   listenerStore_.clear();
   listeners_ = 0;
+  for (auto& entry : datagrams_) {
+    if (entry.second->registered) poller_.remove(entry.second->fd.get());
+    entry.second->fd.reset();
+  }
+  datagrams_.clear();
   endpoints_.clear();
   stats_.connections = 0;
   clearBatch();

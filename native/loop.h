@@ -32,10 +32,13 @@ enum class EventType : int32_t {
   kClose = 5,       // the connection is gone; code = -errno or 0
   kError = 6,       // code = -errno, detail = the Syscall that failed; a kClose follows
   kServerIdle = 7,  // id = endpoint: its listener is closed and its last connection is gone
+  kMessage = 8,     // a datagram; bytes = [address length][address text][payload], length =
+                    // payload bytes, code = port, detail = the datagram's real size (more
+                    // than length when it was cut to fit)
 };
 
 // Which call failed, for error events. Shared with lib/native/events.ts.
-enum class Syscall : int32_t { kNone = 0, kRead = 1, kWrite = 2, kConnect = 3, kShutdown = 4 };
+enum class Syscall : int32_t { kNone = 0, kRead = 1, kWrite = 2, kConnect = 3, kShutdown = 4, kRecvmsg = 5, kSend = 6 };
 
 // One event as six int32s, so a whole batch crosses to JavaScript as one Int32Array.
 struct EventRecord {
@@ -61,7 +64,7 @@ struct Endpoint {
 
 // Everything the poller can report on: dispatch looks at `kind` first.
 struct Socket {
-  enum Kind : uint8_t { kListener, kConnection };
+  enum Kind : uint8_t { kListener, kConnection, kDatagram };
   explicit Socket(Kind k) : kind(k) {}
   Kind kind;
   bool registered = false;
@@ -89,6 +92,26 @@ struct Connection : Socket {
   bool closed = false;
 };
 
+struct DatagramStats {
+  uint64_t datagramsIn = 0;
+  uint64_t bytesIn = 0;
+  uint64_t datagramsOut = 0;
+  uint64_t bytesOut = 0;
+  uint64_t truncated = 0;
+  uint64_t sendErrors = 0;
+};
+
+// A UDP socket: a server's bound socket or a connected client.
+struct DatagramSocket : Socket {
+  DatagramSocket() : Socket(kDatagram) {}
+  uint32_t id = 0;
+  // Null: deliver datagrams to JavaScript. Otherwise answer each one to its sender.
+  std::unique_ptr<BuiltinHandler> builtin;
+  // Room offered per datagram; a longer one is cut, counted, and reported as cut.
+  size_t maxDatagramSize = 0;
+  DatagramStats stats;
+};
+
 struct LoopStats {
   uint64_t accepted = 0;
   uint64_t acceptErrors = 0;
@@ -110,7 +133,7 @@ class Loop {
   // Readable whenever runOnce() has work: watch it from the host loop.
   int fd() const { return poller_.fd(); }
   // True while anything is open that should keep the host process alive.
-  bool active() const { return listeners_ > 0 || !connections_.empty(); }
+  bool active() const { return listeners_ > 0 || !connections_.empty() || !datagrams_.empty(); }
 
   // Does one wake-up's work without blocking: accepts, reads, writes, answers built-in
   // traffic and appends JavaScript's events to the batch.
@@ -136,6 +159,19 @@ class Loop {
   // or -errno.
   int connect(const SockAddr& address, uint32_t* connectionId);
 
+  // UDP. bindDatagram: a server socket (built-in or JavaScript); connectDatagram: a
+  // connected client. Both return 0 and fill the id and local address, or -errno.
+  int bindDatagram(const SockAddr& address, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
+                   size_t maxDatagramSize, uint32_t* id, SockAddr* bound, const char** failedSyscall);
+  int connectDatagram(const SockAddr& address, size_t maxDatagramSize, uint32_t* id, SockAddr* local,
+                      const char** failedSyscall);
+  // Sends `count` datagrams in as few calls as the kernel allows. A datagram that fails is
+  // counted and skipped; returns 0 if all left, else the first -errno (or -EBADF).
+  int sendDatagrams(uint32_t id, sys::Datagram* datagrams, int count);
+  int closeDatagram(uint32_t id);
+  // Null for an unknown id.
+  const DatagramStats* datagramStats(uint32_t id);
+
   // The calls JavaScript makes on a connection. Unknown or closed ids give -EBADF.
   // write: the bytes still queued after trying the kernel first, or -errno.
   int64_t write(uint32_t id, const uint8_t* data, size_t length);
@@ -154,6 +190,10 @@ class Loop {
   void acceptOne(Listener* listener, int fd, const SockAddr& peer);
   void handleEmfile(Listener* listener);
   void onConnectionReady(Connection* connection, const PollEvent& event);
+  void onDatagramReady(DatagramSocket* socket);
+  void answerDatagrams(DatagramSocket* socket, sys::Datagram* received, int count);
+  void deliverDatagrams(DatagramSocket* socket, sys::Datagram* received, int count);
+  uint8_t* datagramSlot(int index);
   void onConnected(Connection* connection);
   void readBuiltin(Connection* connection);
   void readToJs(Connection* connection);
@@ -180,6 +220,11 @@ class Loop {
   Fd reserve_;
   std::unordered_map<uint32_t, std::unique_ptr<Connection>> connections_;
   std::unordered_map<uint32_t, std::unique_ptr<Endpoint>> endpoints_;
+  std::unordered_map<uint32_t, std::unique_ptr<DatagramSocket>> datagrams_;
+  std::vector<std::unique_ptr<DatagramSocket>> closedDatagrams_;
+  // sys::kMaxDatagramBatch receive slots of 64 KiB, made at the first UDP socket. Only the
+  // pages datagrams touch become resident, so small datagrams cost little of the 4 MiB.
+  std::unique_ptr<uint8_t[]> datagramBuffer_;
   std::vector<std::unique_ptr<Listener>> listenerStore_;
   uint32_t listeners_ = 0;
   // Closed sockets, freed at the start of the next runOnce().

@@ -143,6 +143,96 @@ int shutdownWrite(int fd) {
   return retry([&] { return ::shutdown(fd, SHUT_WR); });
 }
 
+// recvmmsg/sendmmsg exist on Linux since 2.6.33/3.0; a kernel or sandbox without them
+// answers ENOSYS, and from then on every call takes the one-datagram path.
+static bool batchedDatagrams = true;
+
+void disableBatchedDatagrams() { batchedDatagrams = false; }
+
+static int receiveOne(int fd, Datagram* datagram) {
+  msghdr message{};
+  message.msg_iov = &datagram->data;
+  message.msg_iovlen = 1;
+  message.msg_name = datagram->peer->get();
+  message.msg_namelen = sizeof(datagram->peer->storage);
+  ssize_t result = retry([&] { return ::recvmsg(fd, &message, MSG_TRUNC); });
+  if (result < 0) return static_cast<int>(result);
+  datagram->peer->length = message.msg_namelen;
+  datagram->length = static_cast<size_t>(result);
+  datagram->truncated = (message.msg_flags & MSG_TRUNC) != 0;
+  return 1;
+}
+
+static int sendOne(int fd, const Datagram* datagram) {
+  msghdr message{};
+  message.msg_iov = const_cast<iovec*>(&datagram->data);
+  message.msg_iovlen = 1;
+  if (datagram->peer != nullptr) {
+    message.msg_name = datagram->peer->get();
+    message.msg_namelen = datagram->peer->length;
+  }
+  ssize_t result = retry([&] { return ::sendmsg(fd, &message, MSG_NOSIGNAL); });
+  return result < 0 ? static_cast<int>(result) : 1;
+}
+
+int receiveDatagrams(int fd, Datagram* datagrams, int count) {
+  if (count > kMaxDatagramBatch) count = kMaxDatagramBatch;
+  if (batchedDatagrams) {
+    mmsghdr messages[kMaxDatagramBatch];
+    for (int i = 0; i < count; i++) {
+      messages[i] = mmsghdr{};
+      messages[i].msg_hdr.msg_iov = &datagrams[i].data;
+      messages[i].msg_hdr.msg_iovlen = 1;
+      messages[i].msg_hdr.msg_name = datagrams[i].peer->get();
+      messages[i].msg_hdr.msg_namelen = sizeof(datagrams[i].peer->storage);
+    }
+    // MSG_TRUNC: msg_len is the datagram's real length even when it did not fit (udp(7)).
+    int received = retry([&] { return ::recvmmsg(fd, messages, static_cast<unsigned>(count), MSG_TRUNC, nullptr); });
+    if (received != -ENOSYS) {
+      for (int i = 0; i < received; i++) {
+        datagrams[i].peer->length = messages[i].msg_hdr.msg_namelen;
+        datagrams[i].length = messages[i].msg_len;
+        datagrams[i].truncated = (messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      }
+      return received;
+    }
+    batchedDatagrams = false;
+  }
+  int received = 0;
+  while (received < count) {
+    int result = receiveOne(fd, &datagrams[received]);
+    if (result < 0) return received > 0 ? received : result;
+    received++;
+  }
+  return received;
+}
+
+int sendDatagrams(int fd, const Datagram* datagrams, int count) {
+  if (count > kMaxDatagramBatch) count = kMaxDatagramBatch;
+  if (batchedDatagrams) {
+    mmsghdr messages[kMaxDatagramBatch];
+    for (int i = 0; i < count; i++) {
+      messages[i] = mmsghdr{};
+      messages[i].msg_hdr.msg_iov = const_cast<iovec*>(&datagrams[i].data);
+      messages[i].msg_hdr.msg_iovlen = 1;
+      if (datagrams[i].peer != nullptr) {
+        messages[i].msg_hdr.msg_name = datagrams[i].peer->get();
+        messages[i].msg_hdr.msg_namelen = datagrams[i].peer->length;
+      }
+    }
+    int sent = retry([&] { return ::sendmmsg(fd, messages, static_cast<unsigned>(count), MSG_NOSIGNAL); });
+    if (sent != -ENOSYS) return sent;
+    batchedDatagrams = false;
+  }
+  int sent = 0;
+  while (sent < count) {
+    int result = sendOne(fd, &datagrams[sent]);
+    if (result < 0) return sent > 0 ? sent : result;
+    sent++;
+  }
+  return sent;
+}
+
 int open(const char* path, int flags) {
   return retry([&] { return ::open(path, flags | O_CLOEXEC); });
 }

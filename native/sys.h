@@ -72,6 +72,26 @@ ssize_t recv(int fd, void* buffer, size_t length);
 ssize_t send(int fd, const void* buffer, size_t length);
 ssize_t sendv(int fd, const iovec* parts, int count);
 int shutdownWrite(int fd);
+
+// The most datagrams one batch call takes; callers size their arrays by it. 64 is where
+// recvmmsg's gain per call levels off for small datagrams on loopback (docs/design.md).
+constexpr int kMaxDatagramBatch = 64;
+
+// One received or outgoing datagram for the batch calls below.
+struct Datagram {
+  iovec data;         // receive: the room offered; send: the bytes
+  SockAddr* peer;     // receive: filled with the sender; send: the destination, or null
+  size_t length;      // receive: the datagram's real length (more than data.iov_len if cut)
+  bool truncated;     // receive: MSG_TRUNC, the datagram did not fit
+};
+// Receives up to `count` datagrams in one call (recvmmsg on Linux; one recvfrom per
+// datagram where it is missing). Returns how many, or -errno if none.
+int receiveDatagrams(int fd, Datagram* datagrams, int count);
+// Sends up to `count` datagrams in one call (sendmmsg, or sendto each). Returns how many
+// left before the first failure, or -errno when the first one failed.
+int sendDatagrams(int fd, const Datagram* datagrams, int count);
+// Forces the one-datagram-per-call fallback (tests and benchmarks compare the two).
+void disableBatchedDatagrams();
 int open(const char* path, int flags);
 int close(int fd);
 

@@ -4,7 +4,7 @@
  */
 import { createInterface } from 'node:readline';
 import { connect } from '../api.js';
-import type { BackendChoice, Connection } from '../types.js';
+import type { BackendChoice, Connection, DatagramSocket } from '../types.js';
 import { parseArgs, parsePort, UsageError } from './args.js';
 
 export const PROMPT = 'Please input your message: ';
@@ -69,18 +69,93 @@ class ReplyReader {
   }
 }
 
+/** Hands out a connected UDP socket's datagrams one at a time. */
+class DatagramReader {
+  private queue: Buffer[] = [];
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  handler = {
+    message: (_socket: DatagramSocket, data: Buffer) => {
+      this.queue.push(Buffer.from(data));
+      this.wake?.();
+    },
+    error: (_socket: DatagramSocket, error: Error) => {
+      this.failure ??= error;
+      this.wake?.();
+    },
+  };
+
+  /** The next datagram, or null when none comes within REPLY_TIMEOUT_MS. */
+  async next(): Promise<Buffer | null> {
+    if (this.queue.length === 0 && !this.failure) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, REPLY_TIMEOUT_MS);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    if (this.failure) {
+      const failure = this.failure;
+      this.failure = undefined;
+      throw failure;
+    }
+    return this.queue.shift() ?? null;
+  }
+}
+
+async function udpClient(host: string, port: number, backend: BackendChoice, messages: string[]): Promise<number> {
+  const reader = new DatagramReader();
+  let socket: DatagramSocket;
+  try {
+    socket = await connect({ transport: 'udp', host, port, backend, handler: reader.handler });
+  } catch (error) {
+    process.stderr.write(`sockengine: cannot reach ${host}:${port}: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const exchange = async (message: string): Promise<boolean> => {
+    socket.send(message);
+    const reply = await reader.next();
+    if (reply === null) {
+      process.stderr.write(`sockengine: no reply from ${host}:${port} within ${REPLY_TIMEOUT_MS / 1000} s\n`);
+      return false;
+    }
+    process.stdout.write(`${reply.toString()}\n`);
+    return true;
+  };
+  try {
+    if (messages.length > 0) {
+      for (const message of messages) if (!(await exchange(message))) return 1;
+      return 0;
+    }
+    return await interactive((text) => socket.send(text), exchange);
+  } catch (error) {
+    process.stderr.write(`sockengine: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    socket.close();
+  }
+}
+
 export async function client(argv: string[]): Promise<number> {
   const { options, positionals } = parseArgs(argv, ['backend']);
   const [transport, host, portText, ...messages] = positionals;
   if (transport === undefined || host === undefined || portText === undefined) {
-    throw new UsageError('usage: sockengine client tcp HOST PORT [MESSAGE...]');
+    throw new UsageError('usage: sockengine client tcp|udp HOST PORT [MESSAGE...]');
   }
-  if (transport !== 'tcp') throw new UsageError(`client transport must be tcp, got '${transport}'`);
+  if (transport !== 'tcp' && transport !== 'udp') {
+    throw new UsageError(`client transport must be tcp or udp, got '${transport}'`);
+  }
   const port = parsePort(portText, 'PORT', false);
   const backend = options.get('backend') ?? 'auto';
   if (!['auto', 'native', 'node'].includes(backend)) {
     throw new UsageError(`--backend must be auto, native or node, got '${backend}'`);
   }
+
+  if (transport === 'udp') return udpClient(host, port, backend as BackendChoice, messages);
 
   const reader = new ReplyReader();
   let connection: Connection;
@@ -108,7 +183,7 @@ export async function client(argv: string[]): Promise<number> {
       for (const message of messages) if (!(await exchange(message))) return 1;
       return 0;
     }
-    return await interactive(connection, exchange);
+    return await interactive((text) => connection.write(text), exchange);
   } catch (error) {
     process.stderr.write(`sockengine: ${(error as Error).message}\n`);
     return 1;
@@ -117,7 +192,7 @@ export async function client(argv: string[]): Promise<number> {
   }
 }
 
-async function interactive(connection: Connection, exchange: (message: string) => Promise<boolean>): Promise<number> {
+async function interactive(sendExit: (text: string) => void, exchange: (message: string) => Promise<boolean>): Promise<number> {
   const lines = createInterface({ input: process.stdin, terminal: false });
   const iterator = lines[Symbol.asyncIterator]();
   try {
@@ -130,7 +205,7 @@ async function interactive(connection: Connection, exchange: (message: string) =
       }
       if (next.value === 'exit') {
         // Like the C client: the server hears `exit` too, so it can close its side.
-        connection.write('exit');
+        sendExit('exit');
         return 0;
       }
       if (!(await exchange(next.value))) return 1;

@@ -4,9 +4,9 @@ import { client } from './client.js';
 import { serve } from './serve.js';
 
 export const USAGE = `usage:
-  sockengine serve [--transport tcp] [--host 127.0.0.1] [--port 48763] [--backend auto|native|node]
+  sockengine serve [--transport tcp|udp] [--host 127.0.0.1] [--port 48763] [--backend auto|native|node]
                    [--handler uppercase|echo|reply:TEXT|PATH]
-  sockengine client tcp HOST PORT [MESSAGE...] [--backend auto|native|node]`;
+  sockengine client tcp|udp HOST PORT [MESSAGE...] [--backend auto|native|node]`;
 
 /** Runs the command; resolves to the exit status. */
 export async function main(argv: string[]): Promise<number> {

@@ -2,7 +2,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_PORT, listen } from '../api.js';
-import type { BackendChoice, BuiltinHandlerName, Server, TcpHandler } from '../types.js';
+import type { BackendChoice, BuiltinHandlerName, Server, TcpHandler, UdpHandler, UdpServer } from '../types.js';
 import { checkHandler, isBuiltinName } from '../validate.js';
 import { parseArgs, parsePort, UsageError } from './args.js';
 
@@ -10,7 +10,7 @@ const options = ['transport', 'host', 'port', 'backend', 'handler'] as const;
 /** How long a signalled server waits for open connections before exiting anyway. */
 const SHUTDOWN_GRACE_MS = 2000;
 
-async function loadHandler(spec: string): Promise<BuiltinHandlerName | TcpHandler> {
+async function loadHandler(spec: string, transport: 'tcp' | 'udp'): Promise<BuiltinHandlerName | TcpHandler | UdpHandler> {
   if (isBuiltinName(spec)) return spec;
   const path = isAbsolute(spec) ? spec : resolve(spec);
   let module: { default?: unknown };
@@ -20,7 +20,14 @@ async function loadHandler(spec: string): Promise<BuiltinHandlerName | TcpHandle
     throw new UsageError(`--handler ${spec}: cannot load the module (${(error as Error).message.split('\n')[0]})`);
   }
   try {
-    return checkHandler(module.default, false) as TcpHandler;
+    const handler = checkHandler(module.default, false, transport as 'udp');
+    // A handler for the other transport would sit silent: say so now.
+    const member = transport === 'udp' ? 'message()' : 'data() or open()';
+    const members = handler as Record<string, unknown>;
+    if (transport === 'udp' ? !members.message : !(members.data || members.open)) {
+      throw new TypeError(`a ${transport} handler needs a ${member} member`);
+    }
+    return handler;
   } catch (error) {
     throw new UsageError(`--handler ${spec}: the default export is not a handler (${(error as Error).message})`);
   }
@@ -34,7 +41,7 @@ export async function serve(argv: string[]): Promise<number> {
   const { options: given, positionals } = parseArgs(argv, options);
   if (positionals.length > 0) throw new UsageError(`serve takes no positional arguments, got '${positionals[0]}'`);
   const transport = given.get('transport') ?? 'tcp';
-  if (transport !== 'tcp') throw new UsageError(`--transport must be tcp, got '${transport}'`);
+  if (transport !== 'tcp' && transport !== 'udp') throw new UsageError(`--transport must be tcp or udp, got '${transport}'`);
   const host = given.get('host') ?? '127.0.0.1';
   const port = parsePort(given.get('port') ?? String(DEFAULT_PORT), '--port', true);
   const backend = given.get('backend') ?? 'auto';
@@ -42,11 +49,15 @@ export async function serve(argv: string[]): Promise<number> {
     throw new UsageError(`--backend must be auto, native or node, got '${backend}'`);
   }
   const handlerSpec = given.get('handler') ?? 'uppercase';
-  const handler = await loadHandler(handlerSpec);
+  const handler = await loadHandler(handlerSpec, transport);
 
-  let server: Server;
+  let server: Server | UdpServer;
   try {
-    server = await listen({ transport, host, port, backend: backend as BackendChoice, handler });
+    const choice = backend as BackendChoice;
+    server =
+      transport === 'udp'
+        ? await listen({ transport, host, port, backend: choice, handler: handler as BuiltinHandlerName | UdpHandler })
+        : await listen({ transport, host, port, backend: choice, handler: handler as BuiltinHandlerName | TcpHandler });
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {

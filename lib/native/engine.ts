@@ -6,6 +6,7 @@
 import type { NativeBinding } from '../binding.js';
 import { SystemError } from '../errors.js';
 import type { NativeConnection } from './tcp.js';
+import type { NativeDatagramSocket } from './udp.js';
 
 export const enum EventType {
   Open = 1,
@@ -15,10 +16,12 @@ export const enum EventType {
   Close = 5,
   Error = 6,
   ServerIdle = 7,
+  Message = 8,
 }
 
 const RECORD_FIELDS = 6;
-const syscalls = ['', 'read', 'write', 'connect', 'shutdown'];
+// Names as node:net and node:dgram report them, so both backends' errors read the same.
+const syscalls = ['', 'read', 'write', 'connect', 'shutdown', 'recvmsg', 'send'];
 
 /** A server's side of the dispatch: where its new connections come from. */
 export interface EndpointSink {
@@ -40,6 +43,10 @@ export class NativeEngine {
   readonly connections = new Map<number, NativeConnection>();
   readonly endpoints = new Map<number, EndpointSink>();
   readonly pendingClients = new Map<number, PendingClient>();
+  readonly datagrams = new Map<number, NativeDatagramSocket>();
+  /** True while a batch is being handled: UDP sends wait for its end and leave together. */
+  dispatching = false;
+  private toFlush: NativeDatagramSocket[] = [];
 
   constructor(binding: NativeBinding) {
     this.binding = binding;
@@ -50,11 +57,24 @@ export class NativeEngine {
     // A throwing handler must not cost the rest of the batch its events: finish the batch,
     // then rethrow the first error as an uncaught exception, as node:net would.
     let failure: { error: unknown } | undefined;
+    this.dispatching = true;
     for (let i = 0; i < records.length; i += RECORD_FIELDS) {
       try {
         this.dispatch(records, i, bytes);
       } catch (error) {
         failure ??= { error };
+      }
+    }
+    this.dispatching = false;
+    if (this.toFlush.length > 0) {
+      const sockets = this.toFlush;
+      this.toFlush = [];
+      for (const socket of sockets) {
+        try {
+          socket.flush(false);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     }
     if (failure) {
@@ -65,10 +85,24 @@ export class NativeEngine {
     }
   }
 
+  /** Queues a socket's sends for the end of the batch being handled. */
+  flushAfterBatch(socket: NativeDatagramSocket): void {
+    if (!this.toFlush.includes(socket)) this.toFlush.push(socket);
+  }
+
   private dispatch(records: Int32Array, i: number, bytes: Buffer): void {
     const type = records[i]!;
     const id = records[i + 1]!;
     switch (type) {
+      case EventType.Message: {
+        const socket = this.datagrams.get(id);
+        if (!socket) return;
+        const offset = records[i + 2]!;
+        const start = offset + 1 + bytes[offset]!;
+        const address = bytes.toString('latin1', offset + 1, start);
+        socket.receive(bytes.subarray(start, start + records[i + 3]!), address, records[i + 4]!, records[i + 5]!);
+        return;
+      }
       case EventType.Data: {
         const offset = records[i + 2]!;
         this.connections.get(id)?.receive(bytes.subarray(offset, offset + records[i + 3]!));
@@ -134,7 +168,10 @@ export class NativeEngine {
       pending.reject(new SystemError(errno, syscall, pending.host, pending.port));
       return;
     }
-    this.connections.get(id)?.receiveError(new SystemError(errno, syscall));
+    const error = new SystemError(errno, syscall);
+    const datagram = this.datagrams.get(id);
+    if (datagram) datagram.receiveError(error);
+    else this.connections.get(id)?.receiveError(error);
   }
 }
 

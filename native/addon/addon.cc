@@ -204,6 +204,130 @@ Napi::Value connectionCall(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), result);
 }
 
+Napi::Object addressResult(Napi::Env env, uint32_t id, const SockAddr& address) {
+  Napi::Object result = Napi::Object::New(env);
+  char text[INET6_ADDRSTRLEN];
+  sys::formatAddress(address, text, sizeof(text));
+  result.Set("id", id);
+  result.Set("address", text);
+  result.Set("port", address.port());
+  return result;
+}
+
+Napi::Object errorResult(Napi::Env env, int error, const char* syscall) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("errno", error);
+  result.Set("syscall", syscall);
+  return result;
+}
+
+// bindDatagram(host, port, ipv6Only, builtin | null, maxDatagramSize)
+//   -> { id, address, port } or { errno, syscall }
+Napi::Value bindDatagram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* engine = engineOf(info);
+  std::string host = info[0].As<Napi::String>().Utf8Value();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  bool ipv6Only = info[2].As<Napi::Boolean>().Value();
+  std::unique_ptr<BuiltinHandler> builtin;
+  if (info[3].IsString()) {
+    builtin = makeBuiltinHandler(info[3].As<Napi::String>().Utf8Value());
+    if (!builtin) return errorResult(env, -EINVAL, "handler");
+  }
+  size_t maxDatagramSize = info[4].As<Napi::Number>().Uint32Value();
+  SockAddr address;
+  if (sys::parseAddress(host.c_str(), port, &address) < 0) return errorResult(env, -EINVAL, "inet_pton");
+  uint32_t id = 0;
+  SockAddr bound;
+  const char* failedSyscall = "";
+  int status = engine->loop().bindDatagram(address, ipv6Only, std::move(builtin), maxDatagramSize, &id, &bound,
+                                           &failedSyscall);
+  engine->syncRef();
+  if (status < 0) return errorResult(env, status, failedSyscall);
+  return addressResult(env, id, bound);
+}
+
+// connectDatagram(host, port, maxDatagramSize) -> { id, address, port } (local) or { errno, syscall }
+Napi::Value connectDatagram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* engine = engineOf(info);
+  std::string host = info[0].As<Napi::String>().Utf8Value();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  size_t maxDatagramSize = info[2].As<Napi::Number>().Uint32Value();
+  SockAddr address;
+  if (sys::parseAddress(host.c_str(), port, &address) < 0) return errorResult(env, -EINVAL, "inet_pton");
+  uint32_t id = 0;
+  SockAddr local;
+  const char* failedSyscall = "";
+  int status = engine->loop().connectDatagram(address, maxDatagramSize, &id, &local, &failedSyscall);
+  engine->syncRef();
+  if (status < 0) return errorResult(env, status, failedSyscall);
+  return addressResult(env, id, local);
+}
+
+// sendDatagrams(id, Uint8Array[], ports: number[] | null, hosts: string[] | null) -> 0 or the
+// first -errno. Without ports and hosts the socket must be connected.
+Napi::Value sendDatagrams(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* engine = engineOf(info);
+  uint32_t id = idArgument(info);
+  auto buffers = info[1].As<Napi::Array>();
+  bool addressed = info[2].IsArray();
+  Napi::Array ports = addressed ? info[2].As<Napi::Array>() : Napi::Array();
+  Napi::Array hosts = addressed ? info[3].As<Napi::Array>() : Napi::Array();
+  uint32_t total = buffers.Length();
+  int firstError = 0;
+  SockAddr destinations[sys::kMaxDatagramBatch];
+  sys::Datagram datagrams[sys::kMaxDatagramBatch];
+  for (uint32_t start = 0; start < total; start += sys::kMaxDatagramBatch) {
+    int count = 0;
+    for (uint32_t i = start; i < total && count < sys::kMaxDatagramBatch; i++) {
+      auto bytes = buffers.Get(i).As<Napi::Uint8Array>();
+      datagrams[count].data.iov_base = bytes.Data();
+      datagrams[count].data.iov_len = bytes.ByteLength();
+      datagrams[count].peer = nullptr;
+      if (addressed) {
+        std::string host = hosts.Get(i).As<Napi::String>().Utf8Value();
+        int port = ports.Get(i).As<Napi::Number>().Int32Value();
+        if (sys::parseAddress(host.c_str(), port, &destinations[count]) < 0) {
+          if (firstError == 0) firstError = -EINVAL;
+          continue;
+        }
+        datagrams[count].peer = &destinations[count];
+      }
+      count++;
+    }
+    int result = engine->loop().sendDatagrams(id, datagrams, count);
+    if (result < 0 && firstError == 0) firstError = result;
+  }
+  return Napi::Number::New(env, firstError);
+}
+
+Napi::Value closeDatagram(const Napi::CallbackInfo& info) {
+  Engine* engine = engineOf(info);
+  int result = engine->loop().closeDatagram(idArgument(info));
+  engine->syncRef();
+  return Napi::Number::New(info.Env(), result);
+}
+
+Napi::Value datagramStats(const Napi::CallbackInfo& info) {
+  const DatagramStats* counters = engineOf(info)->loop().datagramStats(idArgument(info));
+  if (counters == nullptr) return info.Env().Null();
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("datagramsIn", static_cast<double>(counters->datagramsIn));
+  result.Set("bytesIn", static_cast<double>(counters->bytesIn));
+  result.Set("datagramsOut", static_cast<double>(counters->datagramsOut));
+  result.Set("bytesOut", static_cast<double>(counters->bytesOut));
+  result.Set("truncated", static_cast<double>(counters->truncated));
+  result.Set("sendErrors", static_cast<double>(counters->sendErrors));
+  return result;
+}
+
+Napi::Value disableBatchedDatagrams(const Napi::CallbackInfo& info) {
+  sys::disableBatchedDatagrams();
+  return info.Env().Undefined();
+}
+
 Napi::Value stats(const Napi::CallbackInfo& info) {
   const LoopStats& counters = engineOf(info)->loop().stats();
   Napi::Object result = Napi::Object::New(info.Env());
@@ -249,6 +373,12 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   add("pause", connectionCall<&Loop::pause>);
   add("resume", connectionCall<&Loop::resume>);
   add("stats", stats);
+  add("bindDatagram", bindDatagram);
+  add("connectDatagram", connectDatagram);
+  add("sendDatagrams", sendDatagrams);
+  add("closeDatagram", closeDatagram);
+  add("datagramStats", datagramStats);
+  add("disableBatchedDatagrams", disableBatchedDatagrams);
   add("uppercase", uppercase);
   add("noop", noop);
   exports.Set("measureThreadHop", Napi::Function::New(env, measureThreadHop, "measureThreadHop"));

@@ -1,0 +1,97 @@
+/**
+ * What both backends share about a UDP socket: argument checks for send(), the rinfo given
+ * to message(), and the rule that nothing reaches the handler after close() but close itself.
+ */
+import { isIP } from 'node:net';
+import type { Backend, BoundAddress, Datagram, DatagramSocket, DatagramStats, RemoteInfo, UdpHandler } from './types.js';
+import { toBytes } from './validate.js';
+
+/** An outgoing datagram after its arguments were checked. */
+export interface OutgoingDatagram {
+  bytes: Uint8Array;
+  port: number;
+  address: string;
+}
+
+/** Raised by send() on a closed socket. */
+export class SocketClosedError extends Error {
+  readonly code = 'ERR_SOCKENGINE_SOCKET_CLOSED';
+  constructor() {
+    super('send(): the socket is closed');
+    this.name = 'SocketClosedError';
+  }
+}
+
+export function remoteInfo(address: string, port: number, size: number, received: number): RemoteInfo {
+  return { address, port, family: isIP(address) === 6 ? 'IPv6' : 'IPv4', size, truncated: size > received };
+}
+
+export function emptyStats(): DatagramStats {
+  return { datagramsIn: 0, bytesIn: 0, datagramsOut: 0, bytesOut: 0, truncated: 0, sendErrors: 0 };
+}
+
+export abstract class BaseDatagramSocket<State = unknown> implements DatagramSocket<State> {
+  state = undefined as State;
+  abstract readonly backend: Backend;
+  protected readonly handler: UdpHandler<State>;
+  protected readonly connected: boolean;
+  private isClosed = false;
+
+  constructor(handler: UdpHandler<State>, connected: boolean) {
+    this.handler = handler;
+    this.connected = connected;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  abstract address(): BoundAddress;
+  abstract stats(): DatagramStats;
+  /** Hands checked datagrams to the backend. */
+  protected abstract transmit(datagrams: OutgoingDatagram[]): void;
+  protected abstract closeSocket(): void;
+
+  send(data: Uint8Array | string, port?: number, address?: string): void {
+    this.transmit([this.check(data, port, address, 'send()')]);
+  }
+
+  sendMany(datagrams: readonly Datagram[]): void {
+    if (!Array.isArray(datagrams)) throw new TypeError('sendMany(datagrams): datagrams must be an array');
+    this.transmit(datagrams.map((d, i) => this.check(d?.data, d?.port, d?.address, `sendMany() datagram ${i}`)));
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.closeSocket();
+    process.nextTick(() => this.handler.close?.(this));
+  }
+
+  deliverMessage(data: Buffer, rinfo: RemoteInfo): void {
+    if (!this.isClosed) this.handler.message?.(this, data, rinfo);
+  }
+
+  deliverError(error: Error): void {
+    if (!this.isClosed) this.handler.error?.(this, error);
+  }
+
+  private check(data: unknown, port: unknown, address: unknown, what: string): OutgoingDatagram {
+    if (this.isClosed) throw new SocketClosedError();
+    const bytes = toBytes(data);
+    if (this.connected) {
+      if (port !== undefined || address !== undefined) {
+        throw new TypeError(`${what}: a connected socket sends to its peer; leave out port and address`);
+      }
+      return { bytes, port: 0, address: '' };
+    }
+    if (typeof port !== 'number') throw new TypeError(`${what}: port must be a number, got ${typeof port}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new RangeError(`${what}: port must be an integer from 1 to 65535, got ${port}`);
+    }
+    if (typeof address !== 'string' || address.length === 0) {
+      throw new TypeError(`${what}: address must be a non-empty string`);
+    }
+    return { bytes, port, address };
+  }
+}

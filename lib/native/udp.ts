@@ -1,0 +1,164 @@
+/** The native backend's UDP sockets. Sends made while a batch is being handled leave together. */
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { BaseDatagramSocket, emptyStats, type OutgoingDatagram } from '../datagram.js';
+import { SystemError } from '../errors.js';
+import type { BoundAddress, BuiltinHandlerName, DatagramStats, UdpHandler, UdpServer } from '../types.js';
+import type { NativeEngine } from './engine.js';
+import { numericHost } from './tcp.js';
+
+export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<State> {
+  readonly backend = 'native' as const;
+  private readonly engine: NativeEngine;
+  private readonly id: number;
+  private readonly local: BoundAddress;
+  private lastStats: DatagramStats = emptyStats();
+  // Datagrams queued during a batch, sent in one call when the batch ends.
+  private outBytes: Uint8Array[] = [];
+  private outPorts: number[] = [];
+  private outHosts: string[] = [];
+
+  constructor(engine: NativeEngine, id: number, handler: UdpHandler<State>, local: BoundAddress, connected: boolean) {
+    super(handler, connected);
+    this.engine = engine;
+    this.id = id;
+    this.local = local;
+  }
+
+  address(): BoundAddress {
+    return { ...this.local };
+  }
+
+  stats(): DatagramStats {
+    if (!this.closed) this.lastStats = this.engine.binding.datagramStats(this.id) ?? this.lastStats;
+    return { ...this.lastStats };
+  }
+
+  protected transmit(datagrams: OutgoingDatagram[]): void {
+    for (const datagram of datagrams) {
+      if (!this.connected && isIP(datagram.address) === 0) {
+        void this.sendResolved(datagram);
+        continue;
+      }
+      this.outBytes.push(datagram.bytes);
+      this.outPorts.push(datagram.port);
+      this.outHosts.push(datagram.address);
+    }
+    if (this.outBytes.length === 0) return;
+    if (this.engine.dispatching) this.engine.flushAfterBatch(this);
+    else this.flush(true);
+  }
+
+  /** Sends what is queued in one call; `later` reports errors on the next tick. */
+  flush(later: boolean): void {
+    if (this.outBytes.length === 0 || this.closed) return;
+    const bytes = this.outBytes;
+    const ports = this.outPorts;
+    const hosts = this.outHosts;
+    this.outBytes = [];
+    this.outPorts = [];
+    this.outHosts = [];
+    const result = this.connected
+      ? this.engine.binding.sendDatagrams(this.id, bytes, null, null)
+      : this.engine.binding.sendDatagrams(this.id, bytes, ports, hosts);
+    if (result >= 0) return;
+    const error = new SystemError(result, 'send', hosts[0] || undefined, ports[0] || undefined);
+    if (later) process.nextTick(() => this.deliverError(error));
+    else this.deliverError(error);
+  }
+
+  private async sendResolved(datagram: OutgoingDatagram): Promise<void> {
+    try {
+      const { address } = await lookup(datagram.address);
+      this.transmit([{ ...datagram, address }]);
+    } catch (error) {
+      this.deliverError(error as Error);
+    }
+  }
+
+  receive(data: Buffer, address: string, port: number, size: number): void {
+    this.deliverMessage(data, {
+      address,
+      port,
+      family: address.includes(':') ? 'IPv6' : 'IPv4',
+      size,
+      truncated: size > data.length,
+    });
+  }
+
+  receiveError(error: Error): void {
+    this.deliverError(error);
+  }
+
+  protected closeSocket(): void {
+    this.lastStats = this.engine.binding.datagramStats(this.id) ?? this.lastStats;
+    this.outBytes = [];
+    this.engine.binding.closeDatagram(this.id);
+    this.engine.datagrams.delete(this.id);
+  }
+}
+
+function family(address: string): 'IPv4' | 'IPv6' {
+  return isIP(address) === 6 ? 'IPv6' : 'IPv4';
+}
+
+class NativeUdpServer implements UdpServer {
+  readonly backend = 'native' as const;
+  readonly transport = 'udp' as const;
+  private readonly socket: NativeDatagramSocket;
+  private closing: Promise<void> | undefined;
+
+  constructor(socket: NativeDatagramSocket) {
+    this.socket = socket;
+  }
+
+  address(): BoundAddress {
+    return this.socket.address();
+  }
+
+  stats(): DatagramStats {
+    return this.socket.stats();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= Promise.resolve(this.socket.close());
+    return this.closing;
+  }
+}
+
+export interface NativeUdpListenOptions {
+  host: string;
+  port: number;
+  ipv6Only: boolean;
+  maxDatagramSize: number;
+  handler: BuiltinHandlerName | UdpHandler;
+}
+
+export async function listenUdpNative(engine: NativeEngine, options: NativeUdpListenOptions): Promise<UdpServer> {
+  const host = await numericHost(options.host);
+  const builtin = typeof options.handler === 'string' ? options.handler : null;
+  const result = engine.binding.bindDatagram(host, options.port, options.ipv6Only, builtin, options.maxDatagramSize);
+  if ('errno' in result) throw new SystemError(result.errno, result.syscall, host, options.port);
+  const handler = typeof options.handler === 'string' ? {} : options.handler;
+  const local = { address: result.address, port: result.port, family: family(result.address) };
+  const socket = new NativeDatagramSocket(engine, result.id, handler, local, false);
+  engine.datagrams.set(result.id, socket);
+  return new NativeUdpServer(socket);
+}
+
+export interface NativeUdpConnectOptions {
+  host: string;
+  port: number;
+  maxDatagramSize: number;
+  handler: UdpHandler;
+}
+
+export async function connectUdpNative(engine: NativeEngine, options: NativeUdpConnectOptions): Promise<NativeDatagramSocket> {
+  const host = await numericHost(options.host);
+  const result = engine.binding.connectDatagram(host, options.port, options.maxDatagramSize);
+  if ('errno' in result) throw new SystemError(result.errno, result.syscall, host, options.port);
+  const local = { address: result.address, port: result.port, family: family(result.address) };
+  const socket = new NativeDatagramSocket(engine, result.id, options.handler, local, true);
+  engine.datagrams.set(result.id, socket);
+  return socket;
+}

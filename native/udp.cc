@@ -1,0 +1,205 @@
+// UDP sockets: one wake-up reads up to sys::kMaxDatagramBatch datagrams in one recvmmsg, built-in
+// handlers answer all of them in one sendmmsg, and JavaScript gets them in the batch.
+#include <arpa/inet.h>
+
+#include <cerrno>
+
+#include "loop.h"
+
+namespace sockengine {
+
+// Batch calls per socket per wake-up while each one comes back full. Level-triggered
+// polling reports the rest next time, so one busy socket cannot starve the others.
+static constexpr int kDatagramCallsPerWakeup = 4;
+// Receive room per slot: the largest UDP payload (65,507 over IPv4, 65,527 over IPv6) fits.
+static constexpr size_t kDatagramSlotSize = 64 * 1024;
+
+uint8_t* Loop::datagramSlot(int index) { return datagramBuffer_.get() + static_cast<size_t>(index) * kDatagramSlotSize; }
+
+static int openDatagramSocket(const SockAddr& address, const char** failedSyscall) {
+  int fd = sys::socket(address.family(), SOCK_DGRAM);
+  if (fd < 0) *failedSyscall = "socket";
+  return fd;
+}
+
+int Loop::bindDatagram(const SockAddr& address, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
+                       size_t maxDatagramSize, uint32_t* id, SockAddr* bound, const char** failedSyscall) {
+  int result = openDatagramSocket(address, failedSyscall);
+  if (result < 0) return result;
+  Fd fd(result);
+  if (address.family() == AF_INET6) sys::setIpv6Only(fd.get(), ipv6Only);
+  if ((result = sys::bind(fd.get(), address)) < 0) {
+    *failedSyscall = "bind";
+    return result;
+  }
+  if ((result = sys::localAddress(fd.get(), bound)) < 0) {
+    *failedSyscall = "getsockname";
+    return result;
+  }
+  auto socket = std::make_unique<DatagramSocket>();
+  socket->fd = std::move(fd);
+  socket->builtin = std::move(builtin);
+  socket->maxDatagramSize = maxDatagramSize < kDatagramSlotSize ? maxDatagramSize : kDatagramSlotSize;
+  updateInterest(socket.get(), kReadable);
+  if (!socket->registered) {
+    *failedSyscall = "epoll_ctl";
+    return -errno;
+  }
+  if (!datagramBuffer_) datagramBuffer_.reset(new uint8_t[sys::kMaxDatagramBatch * kDatagramSlotSize]);
+  socket->id = nextConnectionId();
+  *id = socket->id;
+  datagrams_.emplace(socket->id, std::move(socket));
+  return 0;
+}
+
+int Loop::connectDatagram(const SockAddr& address, size_t maxDatagramSize, uint32_t* id, SockAddr* local,
+                          const char** failedSyscall) {
+  int result = openDatagramSocket(address, failedSyscall);
+  if (result < 0) return result;
+  Fd fd(result);
+  // A connected UDP socket hears only its peer, and the kernel reports the peer's ICMP
+  // port-unreachable on it as ECONNREFUSED (udp(7)).
+  if ((result = sys::connect(fd.get(), address)) < 0) {
+    *failedSyscall = "connect";
+    return result;
+  }
+  if ((result = sys::localAddress(fd.get(), local)) < 0) {
+    *failedSyscall = "getsockname";
+    return result;
+  }
+  auto socket = std::make_unique<DatagramSocket>();
+  socket->fd = std::move(fd);
+  socket->maxDatagramSize = maxDatagramSize < kDatagramSlotSize ? maxDatagramSize : kDatagramSlotSize;
+  updateInterest(socket.get(), kReadable);
+  if (!socket->registered) {
+    *failedSyscall = "epoll_ctl";
+    return -errno;
+  }
+  if (!datagramBuffer_) datagramBuffer_.reset(new uint8_t[sys::kMaxDatagramBatch * kDatagramSlotSize]);
+  socket->id = nextConnectionId();
+  *id = socket->id;
+  datagrams_.emplace(socket->id, std::move(socket));
+  return 0;
+}
+
+void Loop::onDatagramReady(DatagramSocket* socket) {
+  if (!socket->fd.valid()) return;
+  SockAddr peers[sys::kMaxDatagramBatch];
+  sys::Datagram received[sys::kMaxDatagramBatch];
+  for (int call = 0; call < kDatagramCallsPerWakeup; call++) {
+    for (int i = 0; i < sys::kMaxDatagramBatch; i++) {
+      received[i].data.iov_base = datagramSlot(i);
+      received[i].data.iov_len = socket->maxDatagramSize;
+      received[i].peer = &peers[i];
+    }
+    int count = sys::receiveDatagrams(socket->fd.get(), received, sys::kMaxDatagramBatch);
+    if (count < 0) {
+      // A pending error (ICMP port unreachable on a connected socket) is reported and
+      // cleared by the failed call; the socket itself stays usable.
+      if (count != -EAGAIN && !socket->builtin) push(EventType::kError, socket->id, count, Syscall::kRecvmsg);
+      return;
+    }
+    for (int i = 0; i < count; i++) {
+      socket->stats.datagramsIn++;
+      socket->stats.bytesIn += received[i].length;
+      if (received[i].truncated) socket->stats.truncated++;
+    }
+    if (socket->builtin) {
+      answerDatagrams(socket, received, count);
+    } else {
+      deliverDatagrams(socket, received, count);
+    }
+    if (count < sys::kMaxDatagramBatch) return;
+  }
+}
+
+void Loop::answerDatagrams(DatagramSocket* socket, sys::Datagram* received, int count) {
+  sys::Datagram replies[sys::kMaxDatagramBatch];
+  int replyCount = 0;
+  for (int i = 0; i < count; i++) {
+    // Half a message gets no answer: it was counted as truncated above.
+    if (received[i].truncated) continue;
+    ByteView reply = socket->builtin->respond(static_cast<uint8_t*>(received[i].data.iov_base), received[i].length);
+    replies[replyCount].data.iov_base = const_cast<uint8_t*>(reply.data);
+    replies[replyCount].data.iov_len = reply.length;
+    replies[replyCount].peer = received[i].peer;
+    replyCount++;
+  }
+  int sent = 0;
+  while (sent < replyCount) {
+    int result = sys::sendDatagrams(socket->fd.get(), replies + sent, replyCount - sent);
+    if (result == -EAGAIN) {
+      // The socket's send buffer is full: UDP drops, and says so in the counters.
+      socket->stats.sendErrors += static_cast<uint64_t>(replyCount - sent);
+      break;
+    }
+    if (result < 0) {  // This one datagram failed (e.g. its destination is unreachable).
+      socket->stats.sendErrors++;
+      sent++;
+      continue;
+    }
+    for (int i = sent; i < sent + result; i++) {
+      socket->stats.datagramsOut++;
+      socket->stats.bytesOut += replies[i].data.iov_len;
+    }
+    sent += result;
+  }
+}
+
+void Loop::deliverDatagrams(DatagramSocket* socket, sys::Datagram* received, int count) {
+  for (int i = 0; i < count; i++) {
+    char text[INET6_ADDRSTRLEN];
+    size_t addressLength = sys::formatAddress(*received[i].peer, text, sizeof(text));
+    size_t payload = received[i].truncated ? received[i].data.iov_len : received[i].length;
+    int32_t offset = static_cast<int32_t>(arena_.size());
+    uint8_t* out = arena_.reserve(1 + addressLength + payload);
+    out[0] = static_cast<uint8_t>(addressLength);
+    std::memcpy(out + 1, text, addressLength);
+    std::memcpy(out + 1 + addressLength, received[i].data.iov_base, payload);
+    arena_.commit(1 + addressLength + payload);
+    events_.push_back({static_cast<int32_t>(EventType::kMessage), static_cast<int32_t>(socket->id), offset,
+                       static_cast<int32_t>(payload), received[i].peer->port(),
+                       static_cast<int32_t>(received[i].length)});
+  }
+}
+
+int Loop::sendDatagrams(uint32_t id, sys::Datagram* datagrams, int count) {
+  auto found = datagrams_.find(id);
+  if (found == datagrams_.end()) return -EBADF;
+  DatagramSocket* socket = found->second.get();
+  int firstError = 0;
+  int sent = 0;
+  while (sent < count) {
+    int result = sys::sendDatagrams(socket->fd.get(), datagrams + sent, count - sent);
+    if (result < 0) {
+      socket->stats.sendErrors++;
+      if (firstError == 0) firstError = result;
+      sent++;
+      continue;
+    }
+    for (int i = sent; i < sent + result; i++) {
+      socket->stats.datagramsOut++;
+      socket->stats.bytesOut += datagrams[i].data.iov_len;
+    }
+    sent += result;
+  }
+  return firstError;
+}
+
+int Loop::closeDatagram(uint32_t id) {
+  auto found = datagrams_.find(id);
+  if (found == datagrams_.end()) return -EBADF;
+  DatagramSocket* socket = found->second.get();
+  updateInterest(socket, 0);
+  socket->fd.reset();
+  closedDatagrams_.push_back(std::move(found->second));
+  datagrams_.erase(found);
+  return 0;
+}
+
+const DatagramStats* Loop::datagramStats(uint32_t id) {
+  auto found = datagrams_.find(id);
+  return found == datagrams_.end() ? nullptr : &found->second->stats;
+}
+
+}  // namespace sockengine

@@ -1,0 +1,311 @@
+/** The UDP conformance suite: every datagram behaviour, on every backend. */
+import * as dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  connect,
+  listen,
+  type DatagramSocket,
+  type RemoteInfo,
+  type UdpHandler,
+  type UdpServer,
+} from '../lib/index.js';
+import { backends, sleep, waitFor } from './helpers.js';
+
+/** A plain node:dgram peer: independent of either backend. */
+class Peer {
+  readonly socket: dgram.Socket;
+  readonly received: Array<{ data: Buffer; port: number }> = [];
+
+  private constructor(socket: dgram.Socket) {
+    this.socket = socket;
+    socket.on('message', (data, rinfo) => this.received.push({ data, port: rinfo.port }));
+  }
+
+  static async open(type: 'udp4' | 'udp6' = 'udp4'): Promise<Peer> {
+    const socket = dgram.createSocket(type);
+    await new Promise<void>((resolve) => socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', resolve));
+    return new Peer(socket);
+  }
+
+  send(data: Buffer | string, port: number, host = '127.0.0.1'): Promise<void> {
+    return new Promise((resolve, reject) => this.socket.send(data, port, host, (error) => (error ? reject(error) : resolve())));
+  }
+
+  async take(count: number, timeoutMs = 5000): Promise<Buffer[]> {
+    await waitFor(() => this.received.length >= count, `${count} datagrams (got ${this.received.length})`, timeoutMs);
+    return this.received.splice(0, count).map((entry) => entry.data);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+}
+
+const upper = (text: string) => text.replace(/[a-z]/g, (c) => c.toUpperCase());
+
+describe.each(backends)('%s backend, UDP', (backend) => {
+  const servers: UdpServer[] = [];
+  const peers: Peer[] = [];
+  const sockets: DatagramSocket[] = [];
+
+  async function serve(handler: UdpHandler | 'uppercase' | 'echo' | `reply:${string}`, extra: object = {}) {
+    const server = await listen({ transport: 'udp', port: 0, backend, handler, ...extra });
+    servers.push(server);
+    return server;
+  }
+
+  async function peer(type: 'udp4' | 'udp6' = 'udp4') {
+    const p = await Peer.open(type);
+    peers.push(p);
+    return p;
+  }
+
+  afterEach(async () => {
+    for (const p of peers.splice(0)) p.socket.close();
+    for (const socket of sockets.splice(0)) socket.close();
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+  });
+
+  describe('built-in handlers', () => {
+    it('uppercase answers each datagram to its sender, ASCII a-z only', async () => {
+      const server = await serve('uppercase');
+      expect(server.backend).toBe(backend);
+      const p = await peer();
+      const bytes = Buffer.from([...Array(256).keys()]);
+      await p.send(bytes, server.address().port);
+      await p.send('hello udp', server.address().port);
+      const [first, second] = await p.take(2);
+      expect(first).toEqual(Buffer.from(bytes.map((c) => (c >= 0x61 && c <= 0x7a ? c - 32 : c))));
+      expect(second!.toString()).toBe('HELLO UDP');
+    });
+
+    it('echo and reply:TEXT answer each datagram', async () => {
+      const echo = await serve('echo');
+      const reply = await serve('reply:Message received.');
+      const p = await peer();
+      await p.send('same', echo.address().port);
+      expect((await p.take(1))[0]!.toString()).toBe('same');
+      await p.send('anything', reply.address().port);
+      expect((await p.take(1))[0]!.toString()).toBe('Message received.');
+    });
+
+    it('answers every one of many datagrams from many senders', async () => {
+      const server = await serve('uppercase');
+      const senders = await Promise.all([...Array(16).keys()].map(() => peer()));
+      for (let round = 0; round < 8; round++) {
+        await Promise.all(senders.map((p, i) => p.send(`msg-${i}-${round}-abc`, server.address().port)));
+      }
+      for (const [i, p] of senders.entries()) {
+        const got = (await p.take(8)).map(String).sort();
+        expect(got).toEqual([...Array(8).keys()].map((round) => `MSG-${i}-${round}-ABC`).sort());
+      }
+      const stats = server.stats();
+      expect(stats.datagramsIn).toBe(128);
+      expect(stats.datagramsOut).toBe(128);
+    });
+
+    it('empty datagrams are answered', async () => {
+      const server = await serve('uppercase');
+      const p = await peer();
+      await p.send(Buffer.alloc(0), server.address().port);
+      expect((await p.take(1))[0]!.length).toBe(0);
+    });
+  });
+
+  describe('JavaScript handlers', () => {
+    it('message() gets data and rinfo, and send() replies', async () => {
+      const seen: RemoteInfo[] = [];
+      const server = await serve({
+        message(socket, data, rinfo) {
+          seen.push(rinfo);
+          socket.send(upper(data.toString()), rinfo.port, rinfo.address);
+        },
+      });
+      const p = await peer();
+      await p.send('ping', server.address().port);
+      expect((await p.take(1))[0]!.toString()).toBe('PING');
+      expect(seen).toEqual([{ address: '127.0.0.1', port: p.port, family: 'IPv4', size: 4, truncated: false }]);
+    });
+
+    it('sendMany() sends every datagram, in order', async () => {
+      const server = await serve({
+        message(socket, data, rinfo) {
+          const count = Number(data.toString());
+          socket.sendMany([...Array(count).keys()].map((i) => ({ data: `part-${i}`, port: rinfo.port, address: rinfo.address })));
+        },
+      });
+      const p = await peer();
+      await p.send('40', server.address().port);
+      const got = (await p.take(40)).map(String);
+      expect(got).toEqual([...Array(40).keys()].map((i) => `part-${i}`));
+      expect(server.stats().datagramsOut).toBe(40);
+    });
+
+    it('a 65,507-byte datagram arrives whole', async () => {
+      const sizes: number[] = [];
+      const server = await serve({
+        message(socket, data, rinfo) {
+          sizes.push(data.length);
+          socket.send(data, rinfo.port, rinfo.address);
+        },
+      });
+      const p = await peer();
+      const big = Buffer.alloc(65507, 'q');
+      await p.send(big, server.address().port);
+      const [reply] = await p.take(1);
+      expect(sizes).toEqual([65507]);
+      expect(reply!.equals(big)).toBe(true);
+    });
+
+    it('a datagram longer than maxDatagramSize is delivered cut, flagged and counted', async () => {
+      const seen: Array<{ length: number; rinfo: RemoteInfo }> = [];
+      const server = await serve(
+        { message: (_socket, data, rinfo) => seen.push({ length: data.length, rinfo }) },
+        { maxDatagramSize: 1000 },
+      );
+      const p = await peer();
+      await p.send(Buffer.alloc(2500, 'x'), server.address().port);
+      await p.send(Buffer.alloc(1000, 'y'), server.address().port);
+      await waitFor(() => seen.length === 2, 'two datagrams');
+      expect(seen[0]).toMatchObject({ length: 1000, rinfo: { size: 2500, truncated: true } });
+      expect(seen[1]).toMatchObject({ length: 1000, rinfo: { size: 1000, truncated: false } });
+      expect(server.stats()).toMatchObject({ datagramsIn: 2, bytesIn: 3500, truncated: 1 });
+    });
+
+    it('a built-in does not answer a truncated datagram, and counts it', async () => {
+      const server = await serve('uppercase', { maxDatagramSize: 100 });
+      const p = await peer();
+      await p.send(Buffer.alloc(200, 'a'), server.address().port);
+      await p.send('short', server.address().port);
+      expect((await p.take(1))[0]!.toString()).toBe('SHORT');
+      await sleep(50);
+      expect(p.received).toEqual([]);
+      expect(server.stats()).toMatchObject({ datagramsIn: 2, datagramsOut: 1, truncated: 1 });
+    });
+
+    it('sending more than the maximum gives EMSGSIZE to error(), and the socket keeps working', async () => {
+      const errors: Error[] = [];
+      const server = await serve({
+        message(socket, data, rinfo) {
+          if (data.toString() === 'big') socket.send(Buffer.alloc(70000), rinfo.port, rinfo.address);
+          else socket.send(data, rinfo.port, rinfo.address);
+        },
+        error: (_socket, error) => errors.push(error),
+      });
+      const p = await peer();
+      await p.send('big', server.address().port);
+      await waitFor(() => errors.length === 1, 'the EMSGSIZE error');
+      expect(errors[0]).toMatchObject({ code: 'EMSGSIZE', syscall: 'send' });
+      expect(server.stats().sendErrors).toBe(1);
+      await p.send('after', server.address().port);
+      expect((await p.take(1))[0]!.toString()).toBe('after');
+    });
+
+    it('empty datagrams are delivered to JavaScript', async () => {
+      const sizes: number[] = [];
+      const server = await serve({ message: (_socket, data, rinfo) => sizes.push(data.length, rinfo.size) });
+      const p = await peer();
+      await p.send(Buffer.alloc(0), server.address().port);
+      await waitFor(() => sizes.length === 2, 'the empty datagram');
+      expect(sizes).toEqual([0, 0]);
+    });
+
+    it('counts datagrams and bytes in and out', async () => {
+      const server = await serve({ message: (socket, data, rinfo) => socket.send(data, rinfo.port, rinfo.address) });
+      const p = await peer();
+      for (const text of ['a', 'bb', 'ccc']) await p.send(text, server.address().port);
+      await p.take(3);
+      await waitFor(() => server.stats().datagramsOut === 3, 'three sends counted');
+      expect(server.stats()).toEqual({ datagramsIn: 3, bytesIn: 6, datagramsOut: 3, bytesOut: 6, truncated: 0, sendErrors: 0 });
+    });
+
+    it('bad send() arguments throw, naming what was wrong', async () => {
+      const thrown: unknown[] = [];
+      const server = await serve({
+        message(socket, _data, rinfo) {
+          for (const attempt of [
+            () => socket.send(42 as never, rinfo.port, rinfo.address),
+            () => socket.send('x', 0, rinfo.address),
+            () => socket.send('x', rinfo.port),
+          ]) {
+            try {
+              attempt();
+            } catch (error) {
+              thrown.push(error);
+            }
+          }
+        },
+      });
+      const p = await peer();
+      await p.send('go', server.address().port);
+      await waitFor(() => thrown.length === 3, 'three errors');
+      expect(thrown[0]).toBeInstanceOf(TypeError);
+      expect(thrown[1]).toBeInstanceOf(RangeError);
+      expect(String(thrown[2])).toMatch(/address must be a non-empty string/);
+    });
+
+    it('works on IPv6 loopback', async () => {
+      const server = await listen({ transport: 'udp', host: '::1', port: 0, backend, handler: 'uppercase' });
+      servers.push(server);
+      expect(server.address()).toMatchObject({ address: '::1', family: 'IPv6' });
+      const p = await peer('udp6');
+      await p.send('six', server.address().port, '::1');
+      expect((await p.take(1))[0]!.toString()).toBe('SIX');
+    });
+  });
+
+  describe('connected client', () => {
+    it('sends to its peer and hears the reply, resolving a host name', async () => {
+      const server = await serve('uppercase');
+      const replies: string[] = [];
+      const socket = await connect({
+        transport: 'udp',
+        host: 'localhost',
+        port: server.address().port,
+        backend,
+        handler: { message: (_socket, data) => replies.push(data.toString()) },
+      }).catch(() =>
+        // localhost may resolve to ::1 first; the server is on 127.0.0.1.
+        connect({ transport: 'udp', host: '127.0.0.1', port: server.address().port, backend, handler: { message: (_s, d) => replies.push(d.toString()) } }),
+      );
+      sockets.push(socket);
+      expect(socket.backend).toBe(backend);
+      socket.send('hello');
+      socket.sendMany([{ data: 'one' }, { data: 'two' }]);
+      await waitFor(() => replies.length === 3, 'three replies');
+      expect(replies).toEqual(['HELLO', 'ONE', 'TWO']);
+      expect(() => socket.send('x', 1, '127.0.0.1')).toThrow(/connected socket/);
+    });
+
+    it('ICMP port unreachable surfaces as an ECONNREFUSED error event', async () => {
+      const probe = await peer();
+      const port = probe.port;
+      probe.socket.close();
+      peers.splice(peers.indexOf(probe), 1);
+      const errors: Error[] = [];
+      const socket = await connect({
+        transport: 'udp',
+        host: '127.0.0.1',
+        port,
+        backend,
+        handler: { error: (_socket, error) => errors.push(error) },
+      });
+      sockets.push(socket);
+      socket.send('anyone?');
+      await waitFor(() => errors.length > 0, 'the ECONNREFUSED error');
+      expect(errors[0]).toMatchObject({ code: 'ECONNREFUSED' });
+    });
+
+    it('close() calls the handler close once and send() after it throws', async () => {
+      const server = await serve('echo');
+      let closes = 0;
+      const socket = await connect({ transport: 'udp', port: server.address().port, backend, handler: { close: () => closes++ } });
+      socket.close();
+      socket.close();
+      expect(socket.closed).toBe(true);
+      expect(() => socket.send('late')).toThrow(/closed/);
+      await sleep(20);
+      expect(closes).toBe(1);
+    });
+  });
+});
