@@ -10,6 +10,7 @@ const backends: readonly string[] = ['auto', 'native', 'node'];
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
   if (typeof value === 'string') return `'${value}'`;
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;

@@ -151,3 +151,41 @@ describe('the Python clients report wrong replies', () => {
     expect(result.stderr).toMatch(/expected|differs|message 0/);
   });
 });
+
+describe.each(backends)('Python UDP clients against `sockengine serve --transport udp --backend %s`', (backend) => {
+  const servers: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const server of servers) await stopServer(server);
+  });
+
+  async function udpServer(handler: string): Promise<number> {
+    const started = await startCli(['serve', '--transport', 'udp', '--port', '0', '--backend', backend, '--handler', handler]);
+    servers.push(started.child);
+    expect(started.line).toBe(`listening udp 127.0.0.1:${started.port} backend=${backend} handler=${handler}`);
+    return started.port;
+  }
+
+  it('the write-up UDP client (host name resolved) gets `Message received.`', async () => {
+    const port = await udpServer('reply:Message received.');
+    const child = spawn('python3', [join(scripts, 'udp_client.py'), 'localhost', String(port), 'Hello UDP Server']);
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    const { code } = await exited(child, 20_000);
+    expect(out).toBe('Message from server: Message received.\n');
+    expect(code).toBe(0);
+  });
+
+  it('empty and 65,507-byte datagrams and 16 sockets x 8 in flight are all answered in uppercase', async () => {
+    const port = await udpServer('uppercase');
+    const result = await runPython('udp_edges', port);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.toString()).toBe('empty ok\n65507 ok\n16x8 ok\n');
+    expect(result.code).toBe(0);
+  });
+
+  it('the UDP edge checks fail against a server that does not uppercase', async () => {
+    const port = await udpServer('echo');
+    const result = await runPython('udp_edges', port);
+    expect(result.code).toBe(1);
+  });
+});

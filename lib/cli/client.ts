@@ -39,7 +39,12 @@ class ReplyReader {
     },
   };
 
-  /** The next reply to a message of `expected` bytes; null when the server has gone. */
+  /** True once the server closed its side. */
+  get gone(): boolean {
+    return this.ended;
+  }
+
+  /** The next reply to a message of `expected` bytes; null when the server has gone or is silent. */
   async next(expected: number): Promise<Buffer | null> {
     const started = Date.now();
     for (;;) {
@@ -143,8 +148,9 @@ async function udpClient(host: string, port: number, backend: BackendChoice, mes
 export async function client(argv: string[]): Promise<number> {
   const { options, positionals } = parseArgs(argv, ['backend']);
   const [transport, host, portText, ...messages] = positionals;
-  if (transport === undefined || host === undefined || portText === undefined) {
-    throw new UsageError('usage: sockengine client tcp|udp HOST PORT [MESSAGE...]');
+  const missing = transport === undefined ? 'TRANSPORT' : host === undefined ? 'HOST' : portText === undefined ? 'PORT' : '';
+  if (missing || transport === undefined || host === undefined || portText === undefined) {
+    throw new UsageError(`client: missing ${missing} (usage: sockengine client tcp|udp HOST PORT [MESSAGE...])`);
   }
   if (transport !== 'tcp' && transport !== 'udp') {
     throw new UsageError(`client transport must be tcp or udp, got '${transport}'`);
@@ -168,10 +174,19 @@ export async function client(argv: string[]): Promise<number> {
 
   const exchange = async (message: string): Promise<boolean> => {
     const bytes = Buffer.from(message);
+    if (bytes.length === 0) {
+      // TCP cannot carry an empty message: nothing is sent, so no reply can come.
+      process.stdout.write('\n');
+      return true;
+    }
     connection.write(bytes);
     const reply = await reader.next(bytes.length);
     if (reply === null) {
-      process.stderr.write(`sockengine: ${host}:${port} closed the connection\n`);
+      process.stderr.write(
+        reader.gone
+          ? `sockengine: ${host}:${port} closed the connection\n`
+          : `sockengine: no reply from ${host}:${port} within ${REPLY_TIMEOUT_MS / 1000} s\n`,
+      );
       return false;
     }
     process.stdout.write(`${reply.toString()}\n`);

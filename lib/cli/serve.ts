@@ -67,12 +67,8 @@ export async function serve(argv: string[]): Promise<number> {
     }
     return 1;
   }
-  const bound = server.address();
-  process.stdout.write(
-    `listening ${transport} ${hostPort(bound.address, bound.port)} backend=${server.backend} handler=${handlerSpec}\n`,
-  );
-
-  return new Promise((done) => {
+  // Signal handlers go in before the ready line: a tool may signal as soon as it reads it.
+  const stopped = new Promise<number>((done) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -86,4 +82,9 @@ export async function serve(argv: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  const bound = server.address();
+  process.stdout.write(
+    `listening ${transport} ${hostPort(bound.address, bound.port)} backend=${server.backend} handler=${handlerSpec}\n`,
+  );
+  return stopped;
 }
