@@ -17,7 +17,9 @@ export interface NativeBinding {
     backlog: number,
     ipv6Only: boolean,
     builtin: string | null,
+    deliverOpen: boolean,
   ): { endpoint: number; address: string; port: number } | { errno: number; syscall: string };
+  peerAddress(id: number): [string, number] | null;
   closeListener(endpoint: number): number;
   endpointConnections(endpoint: number): number;
   connect(host: string, port: number): number;

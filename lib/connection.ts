@@ -7,8 +7,6 @@ import type { Connection, TcpHandler } from './types.js';
 
 export abstract class BaseConnection<State = unknown> implements Connection<State> {
   state = undefined as State;
-  remoteAddress = '';
-  remotePort = 0;
   protected readonly handler: TcpHandler<State>;
   protected readonly highWaterMark: number;
   /** write() returned false: the next drain goes to the handler. */
@@ -28,6 +26,8 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
     return this.closeDelivered || this.destroyRequested;
   }
 
+  abstract get remoteAddress(): string;
+  abstract get remotePort(): number;
   abstract get bufferedBytes(): number;
   abstract write(data: Uint8Array | string): boolean;
   abstract end(): void;

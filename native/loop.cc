@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <new>
 
 namespace sockengine {
 
@@ -12,6 +13,50 @@ static constexpr int kEventsPerWakeup = 1024;
 // One shared receive buffer for built-in connections, and the room reserved in the batch
 // arena per JavaScript read: 64 KiB matches libuv's read size and a loopback TCP segment.
 static constexpr size_t kReceiveBufferSize = 64 * 1024;
+
+Connection* ConnectionTable::allocate() {
+  uint32_t slot;
+  uint32_t generation = 1;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+    generation = at(slot).id >> kSlotBits;
+    generation = generation >= kGenerations ? 1 : generation + 1;
+  } else {
+    if (used_ > kSlotMask) return nullptr;
+    if (used_ % kChunkSize == 0) chunks_.emplace_back(new Connection[kChunkSize]);
+    slot = used_++;
+  }
+  Connection& connection = at(slot);
+  connection.id = (generation << kSlotBits) | slot;
+  connection.closed = false;
+  live_++;
+  return &connection;
+}
+
+Connection* ConnectionTable::find(uint32_t id) {
+  uint32_t slot = id & kSlotMask;
+  if (slot >= used_) return nullptr;
+  Connection& connection = at(slot);
+  return connection.id == id && !connection.closed ? &connection : nullptr;
+}
+
+void ConnectionTable::retire(Connection* connection) {
+  live_--;
+  retired_.push_back(connection->id & kSlotMask);
+}
+
+void ConnectionTable::recycle() {
+  for (uint32_t slot : retired_) {
+    Connection& connection = at(slot);
+    uint32_t id = connection.id;
+    connection.~Connection();
+    new (&connection) Connection();  // Default state; `closed` stays true until allocate().
+    connection.id = id;
+    free_.push_back(slot);
+  }
+  retired_.clear();
+}
 
 Loop::Loop() : receiveBuffer_(new uint8_t[kReceiveBufferSize]) {}
 
@@ -26,7 +71,7 @@ int Loop::open() {
 }
 
 void Loop::runOnce() {
-  closedConnections_.clear();
+  connections_.recycle();
   closedListeners_.clear();
   closedDatagrams_.clear();
   stats_.wakeups++;
@@ -61,18 +106,9 @@ void Loop::clearBatch() {
   }
 }
 
-void Loop::push(EventType type, uint32_t id, int32_t code, Syscall syscall) {
+void Loop::push(EventType type, uint32_t id, uint32_t endpoint, int32_t code, int32_t length) {
   if (!running_ && events_.empty()) poller_.wake();
-  events_.push_back({static_cast<int32_t>(type), static_cast<int32_t>(id), 0, 0, code, static_cast<int32_t>(syscall)});
-}
-
-void Loop::pushBytes(EventType type, uint32_t id, const uint8_t* bytes, size_t length, int32_t code,
-                     int32_t detail) {
-  if (!running_ && events_.empty()) poller_.wake();
-  int32_t offset = static_cast<int32_t>(arena_.size());
-  arena_.append(bytes, length);
-  events_.push_back({static_cast<int32_t>(type), static_cast<int32_t>(id), offset, static_cast<int32_t>(length), code,
-                     detail});
+  events_.push_back({static_cast<int32_t>(type), static_cast<int32_t>(id), 0, length, code, static_cast<int32_t>(endpoint)});
 }
 
 void Loop::updateInterest(Socket* socket, uint32_t interest) {
@@ -90,38 +126,37 @@ void Loop::updateInterest(Socket* socket, uint32_t interest) {
   socket->interest = interest;
 }
 
-Connection* Loop::find(uint32_t id) {
-  auto found = connections_.find(id);
-  return found == connections_.end() ? nullptr : found->second.get();
-}
+Connection* Loop::find(uint32_t id) { return connections_.find(id); }
 
 Endpoint* Loop::endpointFor(uint32_t id) {
   auto found = endpoints_.find(id);
   return found == endpoints_.end() ? nullptr : found->second.get();
 }
 
-uint32_t Loop::nextConnectionId() {
-  // Ids stay below 2^31 (they travel as int32) and skip ids still in use after a wrap.
+uint32_t Loop::nextDatagramId() {
+  // UDP ids take the range above connection ids (2^30 and up, below 2^31: they travel as
+  // int32), skipping ids still in use after a wrap.
+  static constexpr uint32_t kFirst = 1u << 30;
   do {
-    lastConnectionId_ = lastConnectionId_ >= 0x7fffffffu ? 1 : lastConnectionId_ + 1;
-  } while (connections_.count(lastConnectionId_) != 0 || datagrams_.count(lastConnectionId_) != 0);
-  return lastConnectionId_;
+    lastDatagramId_ = lastDatagramId_ < kFirst || lastDatagramId_ >= 0x7fffffffu ? kFirst : lastDatagramId_ + 1;
+  } while (datagrams_.count(lastDatagramId_) != 0);
+  return lastDatagramId_;
 }
 
 void Loop::releaseEndpointIfIdle(Endpoint* endpoint) {
   if (endpoint == &clients_ || !endpoint->closing || endpoint->connections != 0) return;
-  push(EventType::kServerIdle, endpoint->id);
+  push(EventType::kServerIdle, endpoint->id, 0);
   endpoints_.erase(endpoint->id);
 }
 
 void Loop::closeAll() {
-  for (auto& entry : connections_) {
-    Connection* connection = entry.second.get();
+  connections_.forEachOpen([this](Connection* connection) {
     if (connection->registered) poller_.remove(connection->fd.get());
     connection->fd.reset();
     connection->closed = true;
-  }
-  connections_.clear();
+    connections_.retire(connection);
+  });
+  connections_.recycle();
   for (auto& listener : listenerStore_) {
     if (listener->registered) poller_.remove(listener->fd.get());
     listener->fd.reset();

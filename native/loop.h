@@ -24,13 +24,14 @@ namespace sockengine {
 
 // What happened, as JavaScript receives it. Values are shared with lib/native/events.ts.
 enum class EventType : int32_t {
-  kOpen = 1,        // accepted or connected; bytes = remote address text, code = port,
-                    // detail = endpoint id (0 for a client connection)
+  // Every connection event carries detail = its endpoint id (0 for client connections), so
+  // JavaScript can create a connection's object at its first event.
+  kOpen = 1,        // accepted (only for servers whose handler has open()) or connected
   kData = 2,        // bytes = received chunk
   kDrain = 3,       // the write queue emptied
   kEnd = 4,         // the peer half-closed
   kClose = 5,       // the connection is gone; code = -errno or 0
-  kError = 6,       // code = -errno, detail = the Syscall that failed; a kClose follows
+  kError = 6,       // code = -errno, length = the Syscall that failed; a kClose follows
   kServerIdle = 7,  // id = endpoint: its listener is closed and its last connection is gone
   kMessage = 8,     // a datagram; bytes = [address length][address text][payload], length =
                     // payload bytes, code = port, detail = the datagram's real size (more
@@ -60,6 +61,8 @@ struct Endpoint {
   uint32_t connections = 0;
   // close() was called: report kServerIdle when the last connection goes.
   bool closing = false;
+  // JavaScript handlers only: whether the handler wants open() for accepted connections.
+  bool deliverOpen = false;
 };
 
 // Everything the poller can report on: dispatch looks at `kind` first.
@@ -68,7 +71,7 @@ struct Socket {
   explicit Socket(Kind k) : kind(k) {}
   Kind kind;
   bool registered = false;
-  uint32_t interest = 0;
+  uint8_t interest = 0;
   Fd fd;
 };
 
@@ -77,19 +80,63 @@ struct Listener : Socket {
   Endpoint* endpoint = nullptr;
 };
 
+// Kept small on purpose: an idle connection is this struct and nothing else (40 bytes; the
+// benchmark's idle-memory goal is 64 bytes per connection with a built-in handler).
 struct Connection : Socket {
   Connection() : Socket(kConnection) {}
   uint32_t id = 0;
   Endpoint* endpoint = nullptr;
-  // Bytes the kernel has not taken yet. Empty (and holding no memory) while idle.
-  ByteBuffer pending;
+  // Bytes the kernel has not taken yet; allocated only while there are some.
+  std::unique_ptr<ByteBuffer> pending;
+  bool hasPending() const { return pending != nullptr && !pending->empty(); }
+  size_t pendingBytes() const { return pending ? pending->size() : 0; }
   bool connecting = false;
   bool paused = false;        // by JavaScript
   bool throttled = false;     // by a built-in handler whose peer stopped reading
   bool peerEnded = false;     // recv returned 0
   bool endRequested = false;  // end() called, or the peer ended: shut down after the flush
   bool writeShut = false;
-  bool closed = false;
+  bool closed = true;  // until the table hands it out
+};
+
+// Connections live in fixed chunks that never move (poller tokens point into them) and are
+// found by id without hashing: an id is (generation << kSlotBits) | slot, so a reused slot
+// gets a new id and a stale id finds nothing. Ids stay below 2^30; UDP socket ids use the
+// range above it.
+class ConnectionTable {
+ public:
+  static constexpr uint32_t kSlotBits = 21;
+  static constexpr uint32_t kSlotMask = (1u << kSlotBits) - 1;
+  static constexpr uint32_t kGenerations = 511;
+
+  // A connection with a fresh id and default state, or null when every slot is taken.
+  Connection* allocate();
+  // The open connection with this id, or null.
+  Connection* find(uint32_t id);
+  // Takes back a closed connection's slot at the next recycle(): a poller wait in progress
+  // may still carry its pointer.
+  void retire(Connection* connection);
+  void recycle();
+  size_t size() const { return live_; }
+  template <typename Visit>
+  void forEachOpen(Visit visit) {
+    for (uint32_t slot = 0; slot < used_; slot++) {
+      Connection& connection = at(slot);
+      if (!connection.closed) visit(&connection);
+    }
+  }
+
+ private:
+  // 1024 connections (40 KiB) per chunk: small enough that a server with a few
+  // connections stays small, large enough that chunk bookkeeping is negligible.
+  static constexpr uint32_t kChunkSize = 1024;
+  Connection& at(uint32_t slot) { return chunks_[slot / kChunkSize][slot % kChunkSize]; }
+
+  std::vector<std::unique_ptr<Connection[]>> chunks_;
+  std::vector<uint32_t> free_;
+  std::vector<uint32_t> retired_;
+  uint32_t used_ = 0;
+  size_t live_ = 0;
 };
 
 struct DatagramStats {
@@ -133,7 +180,7 @@ class Loop {
   // Readable whenever runOnce() has work: watch it from the host loop.
   int fd() const { return poller_.fd(); }
   // True while anything is open that should keep the host process alive.
-  bool active() const { return listeners_ > 0 || !connections_.empty() || !datagrams_.empty(); }
+  bool active() const { return listeners_ > 0 || connections_.size() > 0 || !datagrams_.empty(); }
 
   // Does one wake-up's work without blocking: accepts, reads, writes, answers built-in
   // traffic and appends JavaScript's events to the batch.
@@ -149,7 +196,9 @@ class Loop {
   // `endpointId` and the bound address; returns 0, or -errno with `failedSyscall` naming
   // the call that failed.
   int listen(const SockAddr& address, int backlog, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
-             uint32_t* endpointId, SockAddr* bound, const char** failedSyscall);
+             bool deliverOpen, uint32_t* endpointId, SockAddr* bound, const char** failedSyscall);
+  // The peer's address of an open connection (getpeername), or -errno.
+  int peerAddress(uint32_t id, SockAddr* peer);
   // Stops accepting. Returns the number of connections still open (kServerIdle follows
   // when they are gone) or -ENOENT.
   int closeListener(uint32_t endpointId);
@@ -187,7 +236,7 @@ class Loop {
 
  private:
   void onListenerReady(Listener* listener);
-  void acceptOne(Listener* listener, int fd, const SockAddr& peer);
+  void acceptOne(Listener* listener, int fd);
   void handleEmfile(Listener* listener);
   void onConnectionReady(Connection* connection, const PollEvent& event);
   void onDatagramReady(DatagramSocket* socket);
@@ -210,15 +259,15 @@ class Loop {
   Connection* find(uint32_t id);
   Endpoint* endpointFor(uint32_t id);
   void releaseEndpointIfIdle(Endpoint* endpoint);
-  void push(EventType type, uint32_t id, int32_t code = 0, Syscall syscall = Syscall::kNone);
-  void pushBytes(EventType type, uint32_t id, const uint8_t* bytes, size_t length, int32_t code, int32_t detail);
-  uint32_t nextConnectionId();
+  // Appends a connection event (detail = its endpoint) or, with `endpoint` 0, any other.
+  void push(EventType type, uint32_t id, uint32_t endpoint, int32_t code = 0, int32_t length = 0);
+  uint32_t nextDatagramId();
 
   Poller poller_;
   // A spare descriptor released when accept() reports EMFILE, so the pending connection can
   // be accepted and closed instead of spinning on a listener that stays readable.
   Fd reserve_;
-  std::unordered_map<uint32_t, std::unique_ptr<Connection>> connections_;
+  ConnectionTable connections_;
   std::unordered_map<uint32_t, std::unique_ptr<Endpoint>> endpoints_;
   std::unordered_map<uint32_t, std::unique_ptr<DatagramSocket>> datagrams_;
   std::vector<std::unique_ptr<DatagramSocket>> closedDatagrams_;
@@ -228,7 +277,6 @@ class Loop {
   std::vector<std::unique_ptr<Listener>> listenerStore_;
   uint32_t listeners_ = 0;
   // Closed sockets, freed at the start of the next runOnce().
-  std::vector<std::unique_ptr<Connection>> closedConnections_;
   std::vector<std::unique_ptr<Listener>> closedListeners_;
   // One receive buffer for every built-in connection: idle connections hold none.
   std::unique_ptr<uint8_t[]> receiveBuffer_;
@@ -236,7 +284,7 @@ class Loop {
   ByteBuffer arena_;
   // Endpoint 0 holds client connections.
   Endpoint clients_;
-  uint32_t lastConnectionId_ = 0;
+  uint32_t lastDatagramId_ = 0;
   // Inside runOnce(): events pushed now are delivered when it returns. Outside it (a call
   // from JavaScript), the first event pushed wakes the poller so the batch is delivered.
   bool running_ = false;

@@ -103,6 +103,7 @@ int localAddress(int fd, SockAddr* out) {
 }
 
 int accept(int fd, SockAddr* peer) {
+  if (peer == nullptr) return retry([&] { return ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); });
   peer->length = sizeof(peer->storage);
   return retry([&] { return ::accept4(fd, peer->get(), &peer->length, SOCK_NONBLOCK | SOCK_CLOEXEC); });
 }

@@ -62,7 +62,7 @@ int setNoDelay(int fd);
 int bind(int fd, const SockAddr& addr);
 int listen(int fd, int backlog);
 int localAddress(int fd, SockAddr* out);
-// accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC; fills `peer`.
+// accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC; fills `peer` unless it is null.
 int accept(int fd, SockAddr* peer);
 // Starts a non-blocking connect: 0 when connected at once, -EINPROGRESS while pending.
 int connect(int fd, const SockAddr& addr);

@@ -24,13 +24,13 @@ static bool deliversToJs(const Connection* connection) { return !connection->end
 
 uint32_t Loop::interestFor(const Connection* connection) const {
   if (connection->connecting) return kWritable;
-  uint32_t interest = connection->pending.empty() ? 0u : static_cast<uint32_t>(kWritable);
+  uint32_t interest = connection->hasPending() ? static_cast<uint32_t>(kWritable) : 0u;
   if (!connection->paused && !connection->throttled && !connection->peerEnded) interest |= kReadable;
   return interest;
 }
 
 int Loop::listen(const SockAddr& address, int backlog, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
-                 uint32_t* endpointId, SockAddr* bound, const char** failedSyscall) {
+                 bool deliverOpen, uint32_t* endpointId, SockAddr* bound, const char** failedSyscall) {
   int result = sys::socket(address.family(), SOCK_STREAM);
   if (result < 0) {
     *failedSyscall = "socket";
@@ -62,6 +62,7 @@ int Loop::listen(const SockAddr& address, int backlog, bool ipv6Only, std::uniqu
   }
   endpoint->id = ++lastEndpointId_;
   endpoint->builtin = std::move(builtin);
+  endpoint->deliverOpen = deliverOpen && !endpoint->builtin;
   endpoint->listener = listener.get();
   *endpointId = endpoint->id;
   endpoints_.emplace(endpoint->id, std::move(endpoint));
@@ -98,10 +99,9 @@ int Loop::endpointConnections(uint32_t endpointId) {
 
 void Loop::onListenerReady(Listener* listener) {
   for (int i = 0; i < kAcceptsPerWakeup && listener->fd.valid(); i++) {
-    SockAddr peer;
-    int fd = sys::accept(listener->fd.get(), &peer);
+    int fd = sys::accept(listener->fd.get(), nullptr);
     if (fd >= 0) {
-      acceptOne(listener, fd, peer);
+      acceptOne(listener, fd);
       continue;
     }
     if (fd == -EAGAIN) return;
@@ -121,35 +121,43 @@ void Loop::handleEmfile(Listener* listener) {
   stats_.acceptErrors++;
   if (!reserve_.valid()) return;
   reserve_.reset();
-  SockAddr peer;
-  int fd = sys::accept(listener->fd.get(), &peer);
+  int fd = sys::accept(listener->fd.get(), nullptr);
   if (fd >= 0) sys::close(fd);
   int reserve = sys::open("/dev/null", 0);
   if (reserve >= 0) reserve_.reset(reserve);
 }
 
-void Loop::acceptOne(Listener* listener, int fd, const SockAddr& peer) {
+void Loop::acceptOne(Listener* listener, int fd) {
   sys::setNoDelay(fd);
-  auto owned = std::make_unique<Connection>();
-  Connection* connection = owned.get();
+  Connection* connection = connections_.allocate();
+  if (connection == nullptr) {  // Two million connections: shed this one.
+    sys::close(fd);
+    stats_.acceptErrors++;
+    return;
+  }
   connection->fd.reset(fd);
   connection->endpoint = listener->endpoint;
   updateInterest(connection, kReadable);
   if (!connection->registered) {
+    connection->fd.reset();
+    connection->closed = true;
+    connections_.retire(connection);
     stats_.acceptErrors++;
-    return;  // `owned` closes the descriptor.
+    return;
   }
-  connection->id = nextConnectionId();
-  connections_.emplace(connection->id, std::move(owned));
   listener->endpoint->connections++;
   stats_.accepted++;
   stats_.connections++;
-  if (deliversToJs(connection)) {
-    char text[INET6_ADDRSTRLEN];
-    size_t length = sys::formatAddress(peer, text, sizeof(text));
-    pushBytes(EventType::kOpen, connection->id, reinterpret_cast<uint8_t*>(text), length, peer.port(),
-              static_cast<int32_t>(listener->endpoint->id));
-  }
+  // The peer's address is not copied here: JavaScript asks for it (peerAddress) when it
+  // first needs it, so a connection costs nothing beyond its table slot.
+  if (listener->endpoint->deliverOpen) push(EventType::kOpen, connection->id, listener->endpoint->id);
+}
+
+int Loop::peerAddress(uint32_t id, SockAddr* peer) {
+  Connection* connection = find(id);
+  if (connection == nullptr) return -EBADF;
+  peer->length = sizeof(peer->storage);
+  return getpeername(connection->fd.get(), peer->get(), &peer->length) == 0 ? 0 : -errno;
 }
 
 int Loop::connect(const SockAddr& address, uint32_t* connectionId) {
@@ -159,18 +167,22 @@ int Loop::connect(const SockAddr& address, uint32_t* connectionId) {
   sys::setNoDelay(fd.get());
   result = sys::connect(fd.get(), address);
   if (result < 0 && result != -EINPROGRESS) return result;
-  auto owned = std::make_unique<Connection>();
-  Connection* connection = owned.get();
+  Connection* connection = connections_.allocate();
+  if (connection == nullptr) return -EMFILE;
   connection->fd = std::move(fd);
   connection->endpoint = &clients_;
   // Even a connect that completed at once reports through the poller (it is writable at
   // once), so open() always arrives in a batch, after connect() has returned.
   connection->connecting = true;
   updateInterest(connection, kWritable);
-  if (!connection->registered) return -errno;
-  connection->id = nextConnectionId();
+  if (!connection->registered) {
+    int error = -errno;
+    connection->fd.reset();
+    connection->closed = true;
+    connections_.retire(connection);
+    return error;
+  }
   *connectionId = connection->id;
-  connections_.emplace(connection->id, std::move(owned));
   clients_.connections++;
   stats_.connections++;
   return 0;
@@ -183,14 +195,9 @@ void Loop::onConnected(Connection* connection) {
     return;
   }
   connection->connecting = false;
-  SockAddr peer;
-  peer.length = sizeof(peer.storage);
-  getpeername(connection->fd.get(), peer.get(), &peer.length);
-  char text[INET6_ADDRSTRLEN];
-  size_t length = sys::formatAddress(peer, text, sizeof(text));
-  pushBytes(EventType::kOpen, connection->id, reinterpret_cast<uint8_t*>(text), length, peer.port(), 0);
+  push(EventType::kOpen, connection->id, 0);
   // Bytes written (or an end() called) while connecting go out now.
-  if (!connection->pending.empty()) {
+  if (connection->hasPending()) {
     flushWriteQueue(connection);
     if (connection->closed) return;
   } else if (connection->endRequested) {
@@ -206,7 +213,7 @@ void Loop::onConnectionReady(Connection* connection, const PollEvent& event) {
     if (event.writable || event.hangup) onConnected(connection);
     return;
   }
-  if (event.writable && !connection->pending.empty()) {
+  if (event.writable && connection->hasPending()) {
     flushWriteQueue(connection);
     if (connection->closed) return;
   }
@@ -232,7 +239,7 @@ void Loop::readBuiltin(Connection* connection) {
       stats_.bytesRead += static_cast<uint64_t>(received);
       ByteView reply = connection->endpoint->builtin->respond(receiveBuffer_.get(), static_cast<size_t>(received));
       if (reply.length > 0 && sendOrQueue(connection, reply.data, reply.length) < 0) return;
-      if (connection->pending.size() > kBuiltinHighWater) {
+      if (connection->pendingBytes() > kBuiltinHighWater) {
         connection->throttled = true;
         updateInterest(connection, interestFor(connection));
         return;
@@ -257,7 +264,7 @@ void Loop::readToJs(Connection* connection) {
       arena_.commit(static_cast<size_t>(received));
       stats_.bytesRead += static_cast<uint64_t>(received);
       events_.push_back({static_cast<int32_t>(EventType::kData), static_cast<int32_t>(connection->id), offset,
-                         static_cast<int32_t>(received), 0, 0});
+                         static_cast<int32_t>(received), 0, static_cast<int32_t>(connection->endpoint->id)});
       if (static_cast<size_t>(received) < kReadSize) return;
     } else if (received == 0) {
       onPeerEnd(connection);
@@ -271,7 +278,7 @@ void Loop::readToJs(Connection* connection) {
 
 void Loop::onPeerEnd(Connection* connection) {
   connection->peerEnded = true;
-  if (deliversToJs(connection)) push(EventType::kEnd, connection->id);
+  if (deliversToJs(connection)) push(EventType::kEnd, connection->id, connection->endpoint->id);
   // Like node:net without allowHalfOpen: once the peer is done, finish our side too.
   connection->endRequested = true;
   updateInterest(connection, interestFor(connection));
@@ -279,7 +286,7 @@ void Loop::onPeerEnd(Connection* connection) {
 }
 
 int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length) {
-  if (connection->pending.empty() && !connection->connecting) {
+  if (!connection->hasPending() && !connection->connecting) {
     ssize_t sent = sys::send(connection->fd.get(), data, length);
     if (sent >= 0) {
       stats_.bytesWritten += static_cast<uint64_t>(sent);
@@ -291,30 +298,31 @@ int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length
       return static_cast<int>(sent);
     }
   }
-  connection->pending.append(data, length);
+  if (!connection->pending) connection->pending = std::make_unique<ByteBuffer>();
+  connection->pending->append(data, length);
   updateInterest(connection, interestFor(connection));
   return 0;
 }
 
 void Loop::flushWriteQueue(Connection* connection) {
-  while (!connection->pending.empty()) {
-    ssize_t sent = sys::send(connection->fd.get(), connection->pending.data(), connection->pending.size());
+  while (connection->hasPending()) {
+    ssize_t sent = sys::send(connection->fd.get(), connection->pending->data(), connection->pending->size());
     if (sent < 0) {
       if (sent != -EAGAIN) fail(connection, static_cast<int>(sent), Syscall::kWrite);
       return;
     }
     stats_.bytesWritten += static_cast<uint64_t>(sent);
-    connection->pending.consume(static_cast<size_t>(sent));
+    connection->pending->consume(static_cast<size_t>(sent));
   }
-  connection->pending.release();
+  connection->pending.reset();
   connection->throttled = false;
   updateInterest(connection, interestFor(connection));
-  if (deliversToJs(connection)) push(EventType::kDrain, connection->id);
+  if (deliversToJs(connection)) push(EventType::kDrain, connection->id, connection->endpoint->id);
   if (connection->endRequested) finishEnd(connection);
 }
 
 void Loop::finishEnd(Connection* connection) {
-  if (!connection->pending.empty()) return;  // flushWriteQueue() comes back here.
+  if (connection->hasPending()) return;  // flushWriteQueue() comes back here.
   if (connection->peerEnded) {
     closeConnection(connection, 0, Syscall::kNone, true);
     return;
@@ -334,17 +342,15 @@ void Loop::closeConnection(Connection* connection, int error, Syscall syscall, b
   connection->closed = true;
   updateInterest(connection, 0);
   connection->fd.reset();
-  connection->pending.release();
+  connection->pending.reset();
   Endpoint* endpoint = connection->endpoint;
   endpoint->connections--;
   stats_.connections--;
   if (notify && deliversToJs(connection)) {
-    if (error != 0) push(EventType::kError, connection->id, error, syscall);
-    push(EventType::kClose, connection->id, error);
+    if (error != 0) push(EventType::kError, connection->id, endpoint->id, error, static_cast<int32_t>(syscall));
+    push(EventType::kClose, connection->id, endpoint->id, error);
   }
-  auto found = connections_.find(connection->id);
-  closedConnections_.push_back(std::move(found->second));
-  connections_.erase(found);
+  connections_.retire(connection);
   releaseEndpointIfIdle(endpoint);
 }
 
@@ -354,7 +360,7 @@ int64_t Loop::write(uint32_t id, const uint8_t* data, size_t length) {
   if (connection->endRequested || connection->writeShut) return -EPIPE;
   int result = sendOrQueue(connection, data, length);
   if (result < 0) return result;
-  return static_cast<int64_t>(connection->pending.size());
+  return static_cast<int64_t>(connection->pendingBytes());
 }
 
 int Loop::end(uint32_t id) {

@@ -46,7 +46,7 @@ int Loop::bindDatagram(const SockAddr& address, bool ipv6Only, std::unique_ptr<B
     return -errno;
   }
   if (!datagramBuffer_) datagramBuffer_.reset(new uint8_t[sys::kMaxDatagramBatch * kDatagramSlotSize]);
-  socket->id = nextConnectionId();
+  socket->id = nextDatagramId();
   *id = socket->id;
   datagrams_.emplace(socket->id, std::move(socket));
   return 0;
@@ -76,7 +76,7 @@ int Loop::connectDatagram(const SockAddr& address, size_t maxDatagramSize, uint3
     return -errno;
   }
   if (!datagramBuffer_) datagramBuffer_.reset(new uint8_t[sys::kMaxDatagramBatch * kDatagramSlotSize]);
-  socket->id = nextConnectionId();
+  socket->id = nextDatagramId();
   *id = socket->id;
   datagrams_.emplace(socket->id, std::move(socket));
   return 0;
@@ -96,7 +96,9 @@ void Loop::onDatagramReady(DatagramSocket* socket) {
     if (count < 0) {
       // A pending error (ICMP port unreachable on a connected socket) is reported and
       // cleared by the failed call; the socket itself stays usable.
-      if (count != -EAGAIN && !socket->builtin) push(EventType::kError, socket->id, count, Syscall::kRecvmsg);
+      if (count != -EAGAIN && !socket->builtin) {
+        push(EventType::kError, socket->id, 0, count, static_cast<int32_t>(Syscall::kRecvmsg));
+      }
       return;
     }
     for (int i = 0; i < count; i++) {

@@ -75,9 +75,11 @@ describe.each(backends)('%s backend', (backend) => {
     it('get open, data, end and close in that order, with the peer address', async () => {
       const events: string[] = [];
       let seen: Connection | undefined;
+      let peer: [string, number] | undefined;
       const server = await serve({
         open(connection) {
           seen = connection;
+          peer = [connection.remoteAddress, connection.remotePort];
           events.push('open');
         },
         data(connection, chunk) {
@@ -95,9 +97,24 @@ describe.each(backends)('%s backend', (backend) => {
       await raw.waitClosed();
       await waitFor(() => events.includes('close:none'), 'close');
       expect(events).toEqual(['open', 'data:ping', 'end', 'close:none']);
+      expect(peer).toEqual(['127.0.0.1', localPort]);
+      // Read once while open, the address stays readable after close.
       expect(seen!.remoteAddress).toBe('127.0.0.1');
-      expect(seen!.remotePort).toBe(localPort);
       expect(seen!.closed).toBe(true);
+    });
+
+    it('a handler with only close() hears each connection close, with the error of a reset', async () => {
+      const closes: Array<string | undefined> = [];
+      const server = await serve({ close: (_connection, error) => closes.push((error as NodeJS.ErrnoException)?.code) });
+      const quiet = await client(server);
+      quiet.socket.end();
+      await waitFor(() => closes.length === 1, 'the first close');
+      const reset = await client(server);
+      reset.socket.write('x');
+      await sleep(20);
+      reset.socket.resetAndDestroy();
+      await waitFor(() => closes.length === 2, 'the second close');
+      expect(closes).toEqual([undefined, 'ECONNRESET']);
     });
 
     it('keep per-connection state in the state slot', async () => {

@@ -5,6 +5,7 @@
  */
 import type { NativeBinding } from '../binding.js';
 import { SystemError } from '../errors.js';
+import type { TcpHandler } from '../types.js';
 import type { NativeConnection } from './tcp.js';
 import type { NativeDatagramSocket } from './udp.js';
 
@@ -23,9 +24,12 @@ const RECORD_FIELDS = 6;
 // Names as node:net and node:dgram report them, so both backends' errors read the same.
 const syscalls = ['', 'read', 'write', 'connect', 'shutdown', 'recvmsg', 'send'];
 
-/** A server's side of the dispatch: where its new connections come from. */
+/** A server's side of the dispatch: where its connections' objects come from. */
 export interface EndpointSink {
-  accept(id: number, address: string, port: number): NativeConnection;
+  /** Whether the server's handler has this member. */
+  listensFor(member: keyof TcpHandler): boolean;
+  /** Makes the object of one of the server's connections. */
+  accept(id: number): NativeConnection;
   idle(): void;
 }
 
@@ -105,26 +109,23 @@ export class NativeEngine {
       }
       case EventType.Data: {
         const offset = records[i + 2]!;
-        this.connections.get(id)?.receive(bytes.subarray(offset, offset + records[i + 3]!));
+        this.connection(id, records[i + 5]!, 'data')?.receive(bytes.subarray(offset, offset + records[i + 3]!));
         return;
       }
-      case EventType.Open: {
-        const offset = records[i + 2]!;
-        const address = bytes.toString('latin1', offset, offset + records[i + 3]!);
-        this.open(id, address, records[i + 4]!, records[i + 5]!);
+      case EventType.Open:
+        this.open(id, records[i + 5]!);
         return;
-      }
       case EventType.Drain:
         this.connections.get(id)?.deliverDrain();
         return;
       case EventType.End:
-        this.connections.get(id)?.receiveEnd();
+        this.connection(id, records[i + 5]!, 'end')?.receiveEnd();
         return;
       case EventType.Error:
-        this.fail(id, records[i + 4]!, syscalls[records[i + 5]!] ?? 'unknown');
+        this.fail(id, records[i + 5]!, records[i + 4]!, syscalls[records[i + 3]!] ?? 'unknown');
         return;
       case EventType.Close: {
-        const connection = this.connections.get(id);
+        const connection = this.connection(id, records[i + 5]!, 'close');
         this.connections.delete(id);
         connection?.receiveClose();
         return;
@@ -138,29 +139,35 @@ export class NativeEngine {
     }
   }
 
-  private open(id: number, address: string, port: number, endpointId: number): void {
+  /**
+   * The connection's object, made at its first event that the handler listens for: a server
+   * whose handler has no open() gets no object (and costs no JavaScript memory) for a
+   * connection until something happens on it.
+   */
+  private connection(id: number, endpointId: number, member: keyof TcpHandler): NativeConnection | undefined {
+    const known = this.connections.get(id);
+    if (known || endpointId === 0) return known;
+    const endpoint = this.endpoints.get(endpointId);
+    if (!endpoint || !endpoint.listensFor(member)) return undefined;
+    const connection = endpoint.accept(id);
+    this.connections.set(id, connection);
+    return connection;
+  }
+
+  private open(id: number, endpointId: number): void {
     if (endpointId === 0) {
       const pending = this.pendingClients.get(id);
       if (!pending) return;
       this.pendingClients.delete(id);
-      pending.connection.remoteAddress = address;
-      pending.connection.remotePort = port;
       this.connections.set(id, pending.connection);
       pending.resolve(pending.connection);
       pending.connection.deliverOpen();
       return;
     }
-    const endpoint = this.endpoints.get(endpointId);
-    if (!endpoint) {
-      this.binding.destroy(id);
-      return;
-    }
-    const connection = endpoint.accept(id, address, port);
-    this.connections.set(id, connection);
-    connection.deliverOpen();
+    this.connection(id, endpointId, 'open')?.deliverOpen();
   }
 
-  private fail(id: number, errno: number, syscall: string): void {
+  private fail(id: number, endpointId: number, errno: number, syscall: string): void {
     const pending = this.pendingClients.get(id);
     if (pending) {
       // A connect that never opened rejects its promise; the handler hears nothing.
@@ -171,7 +178,9 @@ export class NativeEngine {
     const error = new SystemError(errno, syscall);
     const datagram = this.datagrams.get(id);
     if (datagram) datagram.receiveError(error);
-    else this.connections.get(id)?.receiveError(error);
+    // The close that follows carries the error too, so a handler with close() but no
+    // error() still needs the object made now.
+    else (this.connection(id, endpointId, 'error') ?? this.connection(id, endpointId, 'close'))?.receiveError(error);
   }
 }
 

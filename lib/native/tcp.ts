@@ -15,8 +15,9 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   private readonly id: number;
   private queued = 0;
   private paused = false;
-  private held: HeldEvent[] = [];
+  private held: HeldEvent[] | undefined;
   private error: Error | undefined;
+  private peerCache: [string, number] | undefined;
 
   constructor(engine: NativeEngine, id: number, handler: TcpHandler<State>, highWaterMark: number) {
     super(handler, highWaterMark);
@@ -26,6 +27,23 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
 
   get bufferedBytes(): number {
     return this.queued;
+  }
+
+  // Read from the socket the first time they are asked for, as node:net does.
+  override get remoteAddress(): string {
+    return this.peer()[0];
+  }
+
+  override get remotePort(): number {
+    return this.peer()[1];
+  }
+
+  private peer(): [string, number] {
+    if (this.peerCache === undefined && !this.closed) {
+      const found = this.engine.binding.peerAddress(this.id);
+      if (found) this.peerCache = found;
+    }
+    return this.peerCache ?? ['', 0];
   }
 
   write(data: Uint8Array | string): boolean {
@@ -51,7 +69,7 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   destroy(): void {
     if (this.closed) return;
     this.destroyRequested = true;
-    this.held = [];
+    this.held = undefined;
     this.engine.connections.delete(this.id);
     this.engine.pendingClients.delete(this.id);
     this.engine.binding.destroy(this.id);
@@ -68,17 +86,21 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     if (!this.paused) return;
     this.paused = false;
     if (!this.closed) this.engine.binding.resume(this.id);
-    if (this.held.length > 0) process.nextTick(() => this.replayHeld());
+    if (this.held) process.nextTick(() => this.replayHeld());
   }
 
   receive(chunk: Buffer): void {
-    if (this.paused || this.held.length > 0) this.held.push({ kind: 'data', chunk });
+    if (this.paused || this.held) this.hold({ kind: 'data', chunk });
     else this.deliverData(chunk);
   }
 
   receiveEnd(): void {
-    if (this.paused || this.held.length > 0) this.held.push({ kind: 'end' });
+    if (this.paused || this.held) this.hold({ kind: 'end' });
     else this.deliverEnd();
+  }
+
+  private hold(event: HeldEvent): void {
+    (this.held ??= []).push(event);
   }
 
   receiveError(error: Error): void {
@@ -87,13 +109,14 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   }
 
   receiveClose(): void {
-    if (this.paused || this.held.length > 0) this.held.push({ kind: 'close' });
+    if (this.paused || this.held) this.hold({ kind: 'close' });
     else this.deliverClose(this.error);
   }
 
   private replayHeld(): void {
-    while (!this.paused && this.held.length > 0) {
+    while (!this.paused && this.held) {
       const event = this.held.shift()!;
+      if (this.held.length === 0) this.held = undefined;
       if (event.kind === 'data') this.deliverData(event.chunk);
       else if (event.kind === 'end') this.deliverEnd();
       else this.deliverClose(this.error);
@@ -159,18 +182,21 @@ export interface NativeListenOptions {
 export async function listenNative(engine: NativeEngine, options: NativeListenOptions): Promise<Server> {
   const host = await numericHost(options.host);
   const builtin = typeof options.handler === 'string' ? options.handler : null;
-  const result = engine.binding.listen(host, options.port, options.backlog, options.ipv6Only, builtin);
+  const handler = typeof options.handler === 'string' ? undefined : options.handler;
+  const result = engine.binding.listen(
+    host,
+    options.port,
+    options.backlog,
+    options.ipv6Only,
+    builtin,
+    typeof handler?.open === 'function',
+  );
   if ('errno' in result) throw new SystemError(result.errno, result.syscall, host, options.port);
   const family = isIP(result.address) === 6 ? 'IPv6' : 'IPv4';
   const server = new NativeServer(engine, result.endpoint, { address: result.address, port: result.port, family });
-  const handler = typeof options.handler === 'string' ? undefined : options.handler;
   engine.endpoints.set(result.endpoint, {
-    accept(id, address, port) {
-      const connection = new NativeConnection(engine, id, handler ?? {}, options.highWaterMark);
-      connection.remoteAddress = address;
-      connection.remotePort = port;
-      return connection;
-    },
+    listensFor: (member) => typeof handler?.[member] === 'function',
+    accept: (id) => new NativeConnection(engine, id, handler ?? {}, options.highWaterMark),
     idle: () => server.idle(),
   });
   return server;

@@ -13,8 +13,6 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   constructor(socket: net.Socket, handler: TcpHandler<State>, highWaterMark: number) {
     super(handler, highWaterMark);
     this.socket = socket;
-    this.remoteAddress = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort ?? 0;
     socket.on('data', (chunk: Buffer) => this.deliverData(chunk));
     socket.on('drain', () => this.deliverDrain());
     socket.on('end', () => this.deliverEnd());
@@ -27,6 +25,16 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
 
   get bufferedBytes(): number {
     return this.socket.writableLength;
+  }
+
+  // node:net reads these from the socket when first asked; once closed, only a value read
+  // before remains (the native backend behaves the same).
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  get remotePort(): number {
+    return this.socket.remotePort ?? 0;
   }
 
   write(data: Uint8Array | string): boolean {

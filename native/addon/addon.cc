@@ -123,7 +123,7 @@ Napi::Value setBatchCallback(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// listen(host, port, backlog, ipv6Only, builtin | null)
+// listen(host, port, backlog, ipv6Only, builtin | null, deliverOpen)
 //   -> { endpoint, address, port } or { errno, syscall }
 Napi::Value listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -132,6 +132,7 @@ Napi::Value listen(const Napi::CallbackInfo& info) {
   int port = info[1].As<Napi::Number>().Int32Value();
   int backlog = info[2].As<Napi::Number>().Int32Value();
   bool ipv6Only = info[3].As<Napi::Boolean>().Value();
+  bool deliverOpen = info[5].As<Napi::Boolean>().Value();
   std::unique_ptr<BuiltinHandler> builtin;
   Napi::Object result = Napi::Object::New(env);
   if (info[4].IsString()) {
@@ -151,7 +152,8 @@ Napi::Value listen(const Napi::CallbackInfo& info) {
   uint32_t endpoint = 0;
   SockAddr bound;
   const char* failedSyscall = "";
-  int status = engine->loop().listen(address, backlog, ipv6Only, std::move(builtin), &endpoint, &bound, &failedSyscall);
+  int status = engine->loop().listen(address, backlog, ipv6Only, std::move(builtin), deliverOpen, &endpoint, &bound,
+                                     &failedSyscall);
   engine->syncRef();
   if (status < 0) {
     result.Set("errno", status);
@@ -163,6 +165,19 @@ Napi::Value listen(const Napi::CallbackInfo& info) {
   result.Set("endpoint", endpoint);
   result.Set("address", text);
   result.Set("port", bound.port());
+  return result;
+}
+
+// peerAddress(id) -> [address, port], or null once the connection is gone.
+Napi::Value peerAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SockAddr peer;
+  if (engineOf(info)->loop().peerAddress(idArgument(info), &peer) < 0) return env.Null();
+  char text[INET6_ADDRSTRLEN];
+  sys::formatAddress(peer, text, sizeof(text));
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::String::New(env, text));
+  result.Set(1u, Napi::Number::New(env, peer.port()));
   return result;
 }
 
@@ -365,6 +380,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   add("setBatchCallback", setBatchCallback);
   add("listen", listen);
   add("closeListener", closeListener);
+  add("peerAddress", peerAddress);
   add("endpointConnections", connectionCall<&Loop::endpointConnections>);
   add("connect", connect);
   add("write", write);
