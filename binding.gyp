@@ -35,35 +35,47 @@
       "libraries": [
         "-lpthread"
       ]
-    },
-    {
-      "target_name": "loadgen",
-      "type": "executable",
-      "sources": [
-        "bench/loadgen.cc"
-      ],
-      "cflags_cc": [
-        "-std=c++17",
-        "-O2",
-        "-Wall",
-        "-Wextra"
-      ],
-      "cflags_cc!": [
-        "-std=gnu++17",
-        "-fno-exceptions"
-      ]
-    },
-    {
-      "target_name": "uppercase_server",
-      "type": "executable",
-      "sources": [
-        "bench/reference/uppercase_server.c"
-      ],
-      "cflags": [
-        "-O2",
-        "-Wall",
-        "-Wextra"
-      ]
     }
+  ],
+  "variables": {
+    "with_bench": "<!(node -p \"require('fs').existsSync('bench/loadgen.cc') ? 1 : 0\")"
+  },
+  "conditions": [
+    [
+      "with_bench==1",
+      {
+        "targets": [
+          {
+            "target_name": "loadgen",
+            "type": "executable",
+            "sources": [
+              "bench/loadgen.cc"
+            ],
+            "cflags_cc": [
+              "-std=c++17",
+              "-O2",
+              "-Wall",
+              "-Wextra"
+            ],
+            "cflags_cc!": [
+              "-std=gnu++17",
+              "-fno-exceptions"
+            ]
+          },
+          {
+            "target_name": "uppercase_server",
+            "type": "executable",
+            "sources": [
+              "bench/reference/uppercase_server.c"
+            ],
+            "cflags": [
+              "-O2",
+              "-Wall",
+              "-Wextra"
+            ]
+          }
+        ]
+      }
+    ]
   ]
 }
