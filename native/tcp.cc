@@ -278,10 +278,15 @@ void Loop::readToJs(Connection* connection) {
 
 void Loop::onPeerEnd(Connection* connection) {
   connection->peerEnded = true;
-  if (deliversToJs(connection)) push(EventType::kEnd, connection->id, connection->endpoint->id);
-  // Like node:net without allowHalfOpen: once the peer is done, finish our side too.
-  connection->endRequested = true;
   updateInterest(connection, interestFor(connection));
+  if (deliversToJs(connection)) {
+    push(EventType::kEnd, connection->id, connection->endpoint->id);
+    // Like node:net without allowHalfOpen, our side ends once the peer is done, but only
+    // after the handler's end() has run, so it can still write a last reply: JavaScript
+    // calls end() once it has delivered this event. If our side already ended, finish now.
+    if (!connection->endRequested) return;
+  }
+  connection->endRequested = true;
   finishEnd(connection);
 }
 

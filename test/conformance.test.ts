@@ -154,6 +154,47 @@ describe.each(backends)('%s backend', (backend) => {
       await waitFor(() => closes === 1, 'close');
     });
 
+    it('a write in end() still reaches the peer, then the connection closes', async () => {
+      const events: string[] = [];
+      const server = await serve({
+        end(connection) {
+          events.push('end');
+          expect(connection.write('last words')).toBe(true);
+        },
+        close: () => events.push('close'),
+      });
+      const raw = await client(server);
+      raw.socket.end('bye');
+      await raw.waitClosed();
+      expect(raw.received.toString()).toBe('last words');
+      await waitFor(() => events.length === 2, 'close');
+      expect(events).toEqual(['end', 'close']);
+    });
+
+    it('a paused connection hears the peer end only after resume()', async () => {
+      const events: string[] = [];
+      let conn: Connection | undefined;
+      const server = await serve({
+        data(connection, chunk) {
+          events.push(`data:${chunk}`);
+          conn = connection;
+          connection.pause();
+        },
+        end: () => events.push('end'),
+        close: () => events.push('close'),
+      });
+      const raw = await client(server);
+      raw.socket.write('one');
+      await waitFor(() => events.length === 1, 'data');
+      raw.socket.end();
+      await sleep(100);
+      expect(events).toEqual(['data:one']);
+      conn!.resume();
+      await waitFor(() => events.includes('close'), 'close');
+      expect(events).toEqual(['data:one', 'end', 'close']);
+      await raw.waitClosed();
+    });
+
     it('destroy() inside open closes at once, with close and nothing else', async () => {
       const events: string[] = [];
       const server = await serve({

@@ -141,6 +141,27 @@ describe.each(backends)('%s backend, UDP', (backend) => {
       expect(server.stats().datagramsOut).toBe(40);
     });
 
+    it('a datagram sent just before close() still leaves', async () => {
+      let closes = 0;
+      const server = await listen({
+        transport: 'udp',
+        port: 0,
+        backend,
+        handler: {
+          message(socket, data, rinfo) {
+            socket.send(`last:${data}`, rinfo.port, rinfo.address);
+            socket.close();
+          },
+          close: () => closes++,
+        },
+      });
+      const p = await peer();
+      await p.send('x', server.address().port);
+      expect((await p.take(1))[0]!.toString()).toBe('last:x');
+      await waitFor(() => closes === 1, 'close');
+      expect(server.stats().datagramsOut).toBe(1);
+    });
+
     it('a 65,507-byte datagram arrives whole', async () => {
       const sizes: number[] = [];
       const server = await serve({

@@ -50,6 +50,8 @@ export class NativeEngine {
   readonly datagrams = new Map<number, NativeDatagramSocket>();
   /** True while a batch is being handled: UDP sends wait for its end and leave together. */
   dispatching = false;
+  /** Connections destroyed while this batch is handled: its later events for them are void. */
+  readonly destroyedInBatch = new Set<number>();
   private toFlush: NativeDatagramSocket[] = [];
 
   constructor(binding: NativeBinding) {
@@ -70,6 +72,7 @@ export class NativeEngine {
       }
     }
     this.dispatching = false;
+    this.destroyedInBatch.clear();
     if (this.toFlush.length > 0) {
       const sockets = this.toFlush;
       this.toFlush = [];
@@ -118,9 +121,13 @@ export class NativeEngine {
       case EventType.Drain:
         this.connections.get(id)?.deliverDrain();
         return;
-      case EventType.End:
-        this.connection(id, records[i + 5]!, 'end')?.receiveEnd();
+      case EventType.End: {
+        // The engine waits for JavaScript to end its side (after the handler's end()).
+        const connection = this.connection(id, records[i + 5]!, 'end');
+        if (connection) connection.receiveEnd();
+        else if (!this.destroyedInBatch.has(id)) this.binding.end(id);
         return;
+      }
       case EventType.Error:
         this.fail(id, records[i + 5]!, records[i + 4]!, syscalls[records[i + 3]!] ?? 'unknown');
         return;
@@ -146,7 +153,7 @@ export class NativeEngine {
    */
   private connection(id: number, endpointId: number, member: keyof TcpHandler): NativeConnection | undefined {
     const known = this.connections.get(id);
-    if (known || endpointId === 0) return known;
+    if (known || endpointId === 0 || this.destroyedInBatch.has(id)) return known;
     const endpoint = this.endpoints.get(endpointId);
     if (!endpoint || !endpoint.listensFor(member)) return undefined;
     const connection = endpoint.accept(id);

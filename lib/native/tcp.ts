@@ -61,7 +61,7 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   }
 
   end(): void {
-    if (this.closed || this.ending) return;
+    if (this.destroyRequested || this.ending) return;
     this.ending = true;
     this.engine.binding.end(this.id);
   }
@@ -72,6 +72,7 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     this.held = undefined;
     this.engine.connections.delete(this.id);
     this.engine.pendingClients.delete(this.id);
+    if (this.engine.dispatching) this.engine.destroyedInBatch.add(this.id);
     this.engine.binding.destroy(this.id);
     process.nextTick(() => this.deliverClose());
   }
@@ -96,7 +97,13 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
 
   receiveEnd(): void {
     if (this.paused || this.held) this.hold({ kind: 'end' });
-    else this.deliverEnd();
+    else this.endedByPeer();
+  }
+
+  /** The peer is done: the handler hears end(), may write a last reply, then our side ends. */
+  private endedByPeer(): void {
+    this.deliverEnd();
+    this.end();
   }
 
   private hold(event: HeldEvent): void {
@@ -118,7 +125,7 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
       const event = this.held.shift()!;
       if (this.held.length === 0) this.held = undefined;
       if (event.kind === 'data') this.deliverData(event.chunk);
-      else if (event.kind === 'end') this.deliverEnd();
+      else if (event.kind === 'end') this.endedByPeer();
       else this.deliverClose(this.error);
     }
   }

@@ -50,8 +50,8 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
   }
 
   /** Sends what is queued in one call; `later` reports errors on the next tick. */
-  flush(later: boolean): void {
-    if (this.outBytes.length === 0 || this.closed) return;
+  flush(later: boolean, closing = false): void {
+    if (this.outBytes.length === 0 || (this.closed && !closing)) return;
     const bytes = this.outBytes;
     const ports = this.outPorts;
     const hosts = this.outHosts;
@@ -91,8 +91,9 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
   }
 
   protected closeSocket(): void {
+    // Datagrams sent earlier in this batch leave before the socket closes.
+    this.flush(true, true);
     this.lastStats = this.engine.binding.datagramStats(this.id) ?? this.lastStats;
-    this.outBytes = [];
     this.engine.binding.closeDatagram(this.id);
     this.engine.datagrams.delete(this.id);
   }

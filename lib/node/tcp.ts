@@ -9,18 +9,30 @@ import { toBytes } from '../validate.js';
 export class NodeConnection<State = unknown> extends BaseConnection<State> {
   private readonly socket: net.Socket;
   private error: Error | undefined;
+  // node:net keeps reading while paused and reports the peer's end (and a close) at once;
+  // the native engine stops reading and hears them after resume(). These hold them back so
+  // both backends tell the same story.
+  private paused = false;
+  private heldEnd = false;
+  private heldClose = false;
 
   constructor(socket: net.Socket, handler: TcpHandler<State>, highWaterMark: number) {
     super(handler, highWaterMark);
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.deliverData(chunk));
     socket.on('drain', () => this.deliverDrain());
-    socket.on('end', () => this.deliverEnd());
+    socket.on('end', () => {
+      if (this.paused) this.heldEnd = true;
+      else this.deliverEnd();
+    });
     socket.on('error', (error) => {
       this.error = fromNodeError(error);
       this.deliverError(this.error);
     });
-    socket.on('close', () => this.deliverClose(this.error));
+    socket.on('close', () => {
+      if (this.paused && !this.destroyRequested) this.heldClose = true;
+      else this.deliverClose(this.error);
+    });
   }
 
   get bufferedBytes(): number {
@@ -58,11 +70,21 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   }
 
   pause(): void {
-    if (!this.closed) this.socket.pause();
+    if (this.closed) return;
+    this.paused = true;
+    this.socket.pause();
   }
 
   resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
     if (!this.closed) this.socket.resume();
+    if (!this.heldEnd && !this.heldClose) return;
+    process.nextTick(() => {
+      if (this.heldEnd) this.deliverEnd();
+      if (this.heldClose) this.deliverClose(this.error);
+      this.heldEnd = this.heldClose = false;
+    });
   }
 }
 

@@ -11,6 +11,10 @@ export class NodeDatagramSocket<State = unknown> extends BaseDatagramSocket<Stat
   readonly backend = 'node' as const;
   private readonly socket: dgram.Socket;
   private readonly counters = emptyStats();
+  // node:dgram resolves each destination before sending, so a close() right after send()
+  // would drop the datagram: the close waits for sends in flight.
+  private sendsInFlight = 0;
+  private closeWhenSent = false;
 
   constructor(socket: dgram.Socket, handler: UdpHandler<State>, connected: boolean, maxDatagramSize: number) {
     super(handler, connected);
@@ -37,7 +41,10 @@ export class NodeDatagramSocket<State = unknown> extends BaseDatagramSocket<Stat
 
   protected transmit(datagrams: OutgoingDatagram[]): void {
     for (const { bytes, port, address } of datagrams) {
+      this.sendsInFlight++;
       const done = (error: Error | null) => {
+        this.sendsInFlight--;
+        if (this.closeWhenSent && this.sendsInFlight === 0) this.socket.close();
         if (error) {
           this.counters.sendErrors++;
           this.deliverError(fromNodeError(error));
@@ -52,7 +59,8 @@ export class NodeDatagramSocket<State = unknown> extends BaseDatagramSocket<Stat
   }
 
   protected closeSocket(): void {
-    this.socket.close();
+    if (this.sendsInFlight > 0) this.closeWhenSent = true;
+    else this.socket.close();
   }
 }
 
