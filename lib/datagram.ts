@@ -3,7 +3,16 @@
  * to message(), and the rule that nothing reaches the handler after close() but close itself.
  */
 import { isIP } from 'node:net';
-import type { Backend, BoundAddress, Datagram, DatagramSocket, DatagramStats, RemoteInfo, UdpHandler } from './types.js';
+import type {
+  Backend,
+  BoundAddress,
+  Datagram,
+  DatagramSocket,
+  DatagramStats,
+  RemoteInfo,
+  UdpHandler,
+  UdpServer,
+} from './types.js';
 import { toBytes } from './validate.js';
 
 /** An outgoing datagram after its arguments were checked. */
@@ -93,5 +102,33 @@ export abstract class BaseDatagramSocket<State = unknown> implements DatagramSoc
       throw new TypeError(`${what}: address must be a non-empty string`);
     }
     return { bytes, port, address };
+  }
+}
+
+/** A UDP server is its bound socket, seen from outside: both backends use this one. */
+export class DatagramServer implements UdpServer {
+  readonly transport = 'udp' as const;
+  private readonly socket: DatagramSocket;
+  private closing: Promise<void> | undefined;
+
+  constructor(socket: DatagramSocket) {
+    this.socket = socket;
+  }
+
+  get backend(): Backend {
+    return this.socket.backend;
+  }
+
+  address(): BoundAddress {
+    return this.socket.address();
+  }
+
+  stats(): DatagramStats {
+    return this.socket.stats();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= Promise.resolve(this.socket.close());
+    return this.closing;
   }
 }

@@ -239,6 +239,8 @@ class Loop {
   void acceptOne(Listener* listener, int fd);
   void handleEmfile(Listener* listener);
   void onConnectionReady(Connection* connection, const PollEvent& event);
+  int addDatagramSocket(Fd fd, std::unique_ptr<BuiltinHandler> builtin, size_t maxDatagramSize, uint32_t* id,
+                        const char** failedSyscall);
   void onDatagramReady(DatagramSocket* socket);
   void answerDatagrams(DatagramSocket* socket, sys::Datagram* received, int count);
   void deliverDatagrams(DatagramSocket* socket, sys::Datagram* received, int count);

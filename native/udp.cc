@@ -16,26 +16,9 @@ static constexpr size_t kDatagramSlotSize = 64 * 1024;
 
 uint8_t* Loop::datagramSlot(int index) { return datagramBuffer_.get() + static_cast<size_t>(index) * kDatagramSlotSize; }
 
-static int openDatagramSocket(const SockAddr& address, const char** failedSyscall) {
-  int fd = sys::socket(address.family(), SOCK_DGRAM);
-  if (fd < 0) *failedSyscall = "socket";
-  return fd;
-}
-
-int Loop::bindDatagram(const SockAddr& address, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
-                       size_t maxDatagramSize, uint32_t* id, SockAddr* bound, const char** failedSyscall) {
-  int result = openDatagramSocket(address, failedSyscall);
-  if (result < 0) return result;
-  Fd fd(result);
-  if (address.family() == AF_INET6) sys::setIpv6Only(fd.get(), ipv6Only);
-  if ((result = sys::bind(fd.get(), address)) < 0) {
-    *failedSyscall = "bind";
-    return result;
-  }
-  if ((result = sys::localAddress(fd.get(), bound)) < 0) {
-    *failedSyscall = "getsockname";
-    return result;
-  }
+// Registers a bound or connected socket with the poller and the table; 0 or -errno.
+int Loop::addDatagramSocket(Fd fd, std::unique_ptr<BuiltinHandler> builtin, size_t maxDatagramSize, uint32_t* id,
+                            const char** failedSyscall) {
   auto socket = std::make_unique<DatagramSocket>();
   socket->fd = std::move(fd);
   socket->builtin = std::move(builtin);
@@ -52,10 +35,33 @@ int Loop::bindDatagram(const SockAddr& address, bool ipv6Only, std::unique_ptr<B
   return 0;
 }
 
+int Loop::bindDatagram(const SockAddr& address, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
+                       size_t maxDatagramSize, uint32_t* id, SockAddr* bound, const char** failedSyscall) {
+  int result = sys::socket(address.family(), SOCK_DGRAM);
+  if (result < 0) {
+    *failedSyscall = "socket";
+    return result;
+  }
+  Fd fd(result);
+  if (address.family() == AF_INET6) sys::setIpv6Only(fd.get(), ipv6Only);
+  if ((result = sys::bind(fd.get(), address)) < 0) {
+    *failedSyscall = "bind";
+    return result;
+  }
+  if ((result = sys::localAddress(fd.get(), bound)) < 0) {
+    *failedSyscall = "getsockname";
+    return result;
+  }
+  return addDatagramSocket(std::move(fd), std::move(builtin), maxDatagramSize, id, failedSyscall);
+}
+
 int Loop::connectDatagram(const SockAddr& address, size_t maxDatagramSize, uint32_t* id, SockAddr* local,
                           const char** failedSyscall) {
-  int result = openDatagramSocket(address, failedSyscall);
-  if (result < 0) return result;
+  int result = sys::socket(address.family(), SOCK_DGRAM);
+  if (result < 0) {
+    *failedSyscall = "socket";
+    return result;
+  }
   Fd fd(result);
   // A connected UDP socket hears only its peer, and the kernel reports the peer's ICMP
   // port-unreachable on it as ECONNREFUSED (udp(7)).
@@ -67,19 +73,7 @@ int Loop::connectDatagram(const SockAddr& address, size_t maxDatagramSize, uint3
     *failedSyscall = "getsockname";
     return result;
   }
-  auto socket = std::make_unique<DatagramSocket>();
-  socket->fd = std::move(fd);
-  socket->maxDatagramSize = maxDatagramSize < kDatagramSlotSize ? maxDatagramSize : kDatagramSlotSize;
-  updateInterest(socket.get(), kReadable);
-  if (!socket->registered) {
-    *failedSyscall = "epoll_ctl";
-    return -errno;
-  }
-  if (!datagramBuffer_) datagramBuffer_.reset(new uint8_t[sys::kMaxDatagramBatch * kDatagramSlotSize]);
-  socket->id = nextDatagramId();
-  *id = socket->id;
-  datagrams_.emplace(socket->id, std::move(socket));
-  return 0;
+  return addDatagramSocket(std::move(fd), nullptr, maxDatagramSize, id, failedSyscall);
 }
 
 void Loop::onDatagramReady(DatagramSocket* socket) {

@@ -112,37 +112,58 @@ class DatagramReader {
   }
 }
 
-async function udpClient(host: string, port: number, backend: BackendChoice, messages: string[]): Promise<number> {
+/** One client conversation; TCP and UDP differ only in how a message and its reply travel. */
+interface Session {
+  /** Sends a message and prints its reply; false (after printing why) when none came. */
+  exchange(message: string): Promise<boolean>;
+  /** Sends without waiting for a reply (the final `exit`). */
+  send(text: string): void;
+  close(): void;
+}
+
+function printReply(reply: Buffer | null, silence: () => string): boolean {
+  if (reply === null) {
+    process.stderr.write(`sockengine: ${silence()}\n`);
+    return false;
+  }
+  process.stdout.write(`${reply.toString()}\n`);
+  return true;
+}
+
+async function udpSession(host: string, port: number, backend: BackendChoice): Promise<Session> {
   const reader = new DatagramReader();
-  let socket: DatagramSocket;
-  try {
-    socket = await connect({ transport: 'udp', host, port, backend, handler: reader.handler });
-  } catch (error) {
-    process.stderr.write(`sockengine: cannot reach ${host}:${port}: ${(error as Error).message}\n`);
-    return 1;
-  }
-  const exchange = async (message: string): Promise<boolean> => {
-    socket.send(message);
-    const reply = await reader.next();
-    if (reply === null) {
-      process.stderr.write(`sockengine: no reply from ${host}:${port} within ${REPLY_TIMEOUT_MS / 1000} s\n`);
-      return false;
-    }
-    process.stdout.write(`${reply.toString()}\n`);
-    return true;
+  const socket = await connect({ transport: 'udp', host, port, backend, handler: reader.handler });
+  return {
+    async exchange(message) {
+      socket.send(message);
+      return printReply(await reader.next(), () => `no reply from ${host}:${port} within ${REPLY_TIMEOUT_MS / 1000} s`);
+    },
+    send: (text) => socket.send(text),
+    close: () => socket.close(),
   };
-  try {
-    if (messages.length > 0) {
-      for (const message of messages) if (!(await exchange(message))) return 1;
-      return 0;
-    }
-    return await interactive((text) => socket.send(text), exchange);
-  } catch (error) {
-    process.stderr.write(`sockengine: ${(error as Error).message}\n`);
-    return 1;
-  } finally {
-    socket.close();
-  }
+}
+
+async function tcpSession(host: string, port: number, backend: BackendChoice): Promise<Session> {
+  const reader = new ReplyReader();
+  const connection = await connect({ host, port, backend, handler: reader.handler });
+  return {
+    async exchange(message) {
+      const bytes = Buffer.from(message);
+      if (bytes.length === 0) {
+        // TCP cannot carry an empty message: nothing is sent, so no reply can come.
+        process.stdout.write('\n');
+        return true;
+      }
+      connection.write(bytes);
+      return printReply(await reader.next(bytes.length), () =>
+        reader.gone
+          ? `${host}:${port} closed the connection`
+          : `no reply from ${host}:${port} within ${REPLY_TIMEOUT_MS / 1000} s`,
+      );
+    },
+    send: (text) => connection.write(text),
+    close: () => connection.end(),
+  };
 }
 
 export async function client(argv: string[]): Promise<number> {
@@ -161,53 +182,30 @@ export async function client(argv: string[]): Promise<number> {
     throw new UsageError(`--backend must be auto, native or node, got '${backend}'`);
   }
 
-  if (transport === 'udp') return udpClient(host, port, backend as BackendChoice, messages);
-
-  const reader = new ReplyReader();
-  let connection: Connection;
+  let session: Session;
   try {
-    connection = await connect({ host, port, backend: backend as BackendChoice, handler: reader.handler });
+    const open = transport === 'udp' ? udpSession : tcpSession;
+    session = await open(host, port, backend as BackendChoice);
   } catch (error) {
-    process.stderr.write(`sockengine: cannot connect to ${host}:${port}: ${(error as Error).message}\n`);
+    const verb = transport === 'udp' ? 'reach' : 'connect to';
+    process.stderr.write(`sockengine: cannot ${verb} ${host}:${port}: ${(error as Error).message}\n`);
     return 1;
   }
-
-  const exchange = async (message: string): Promise<boolean> => {
-    const bytes = Buffer.from(message);
-    if (bytes.length === 0) {
-      // TCP cannot carry an empty message: nothing is sent, so no reply can come.
-      process.stdout.write('\n');
-      return true;
-    }
-    connection.write(bytes);
-    const reply = await reader.next(bytes.length);
-    if (reply === null) {
-      process.stderr.write(
-        reader.gone
-          ? `sockengine: ${host}:${port} closed the connection\n`
-          : `sockengine: no reply from ${host}:${port} within ${REPLY_TIMEOUT_MS / 1000} s\n`,
-      );
-      return false;
-    }
-    process.stdout.write(`${reply.toString()}\n`);
-    return true;
-  };
-
   try {
     if (messages.length > 0) {
-      for (const message of messages) if (!(await exchange(message))) return 1;
+      for (const message of messages) if (!(await session.exchange(message))) return 1;
       return 0;
     }
-    return await interactive((text) => connection.write(text), exchange);
+    return await interactive(session);
   } catch (error) {
     process.stderr.write(`sockengine: ${(error as Error).message}\n`);
     return 1;
   } finally {
-    connection.end();
+    session.close();
   }
 }
 
-async function interactive(sendExit: (text: string) => void, exchange: (message: string) => Promise<boolean>): Promise<number> {
+async function interactive(session: Session): Promise<number> {
   const lines = createInterface({ input: process.stdin, terminal: false });
   const iterator = lines[Symbol.asyncIterator]();
   try {
@@ -220,10 +218,10 @@ async function interactive(sendExit: (text: string) => void, exchange: (message:
       }
       if (next.value === 'exit') {
         // Like the C client: the server hears `exit` too, so it can close its side.
-        sendExit('exit');
+        session.send('exit');
         return 0;
       }
-      if (!(await exchange(next.value))) return 1;
+      if (!(await session.exchange(next.value))) return 1;
     }
   } finally {
     lines.close();

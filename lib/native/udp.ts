@@ -1,7 +1,7 @@
 /** The native backend's UDP sockets. Sends made while a batch is being handled leave together. */
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { BaseDatagramSocket, emptyStats, type OutgoingDatagram } from '../datagram.js';
+import { BaseDatagramSocket, DatagramServer, emptyStats, type OutgoingDatagram } from '../datagram.js';
 import { SystemError } from '../errors.js';
 import type { BoundAddress, BuiltinHandlerName, DatagramStats, UdpHandler, UdpServer } from '../types.js';
 import type { NativeEngine } from './engine.js';
@@ -103,30 +103,6 @@ function family(address: string): 'IPv4' | 'IPv6' {
   return isIP(address) === 6 ? 'IPv6' : 'IPv4';
 }
 
-class NativeUdpServer implements UdpServer {
-  readonly backend = 'native' as const;
-  readonly transport = 'udp' as const;
-  private readonly socket: NativeDatagramSocket;
-  private closing: Promise<void> | undefined;
-
-  constructor(socket: NativeDatagramSocket) {
-    this.socket = socket;
-  }
-
-  address(): BoundAddress {
-    return this.socket.address();
-  }
-
-  stats(): DatagramStats {
-    return this.socket.stats();
-  }
-
-  close(): Promise<void> {
-    this.closing ??= Promise.resolve(this.socket.close());
-    return this.closing;
-  }
-}
-
 export interface NativeUdpListenOptions {
   host: string;
   port: number;
@@ -144,7 +120,7 @@ export async function listenUdpNative(engine: NativeEngine, options: NativeUdpLi
   const local = { address: result.address, port: result.port, family: family(result.address) };
   const socket = new NativeDatagramSocket(engine, result.id, handler, local, false);
   engine.datagrams.set(result.id, socket);
-  return new NativeUdpServer(socket);
+  return new DatagramServer(socket);
 }
 
 export interface NativeUdpConnectOptions {

@@ -3,7 +3,7 @@ import * as dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { builtinUdpHandler } from '../builtin.js';
-import { BaseDatagramSocket, emptyStats, remoteInfo, type OutgoingDatagram } from '../datagram.js';
+import { BaseDatagramSocket, DatagramServer, emptyStats, remoteInfo, type OutgoingDatagram } from '../datagram.js';
 import { fromNodeError } from '../errors.js';
 import type { BoundAddress, BuiltinHandlerName, DatagramStats, UdpHandler, UdpServer } from '../types.js';
 
@@ -64,30 +64,6 @@ export class NodeDatagramSocket<State = unknown> extends BaseDatagramSocket<Stat
   }
 }
 
-class NodeUdpServer implements UdpServer {
-  readonly backend = 'node' as const;
-  readonly transport = 'udp' as const;
-  private readonly socket: NodeDatagramSocket;
-  private closing: Promise<void> | undefined;
-
-  constructor(socket: NodeDatagramSocket) {
-    this.socket = socket;
-  }
-
-  address(): BoundAddress {
-    return this.socket.address();
-  }
-
-  stats(): DatagramStats {
-    return this.socket.stats();
-  }
-
-  close(): Promise<void> {
-    this.closing ??= Promise.resolve(this.socket.close());
-    return this.closing;
-  }
-}
-
 async function socketType(host: string): Promise<{ type: 'udp4' | 'udp6'; address: string }> {
   const address = isIP(host) !== 0 ? host : (await lookup(host)).address;
   return { type: isIP(address) === 6 ? 'udp6' : 'udp4', address };
@@ -112,7 +88,7 @@ export async function listenUdpNode(options: NodeUdpListenOptions): Promise<UdpS
       resolve();
     });
   });
-  return new NodeUdpServer(new NodeDatagramSocket(raw, handler, false, options.maxDatagramSize));
+  return new DatagramServer(new NodeDatagramSocket(raw, handler, false, options.maxDatagramSize));
 }
 
 export interface NodeUdpConnectOptions {
