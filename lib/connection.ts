@@ -56,6 +56,19 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
     this.handler.end?.(this);
   }
 
+  /**
+   * The peer is done: the handler hears end(), may write a last reply, then our side ends
+   * (node:net's default, allowHalfOpen false), even if end() threw: a half-open connection
+   * would never close.
+   */
+  protected endedByPeer(): void {
+    try {
+      this.deliverEnd();
+    } finally {
+      this.end();
+    }
+  }
+
   deliverError(error: Error): void {
     if (this.closed) return;
     this.handler.error?.(this, error);

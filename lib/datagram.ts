@@ -101,6 +101,9 @@ export abstract class BaseDatagramSocket<State = unknown> implements DatagramSoc
     if (typeof address !== 'string' || address.length === 0) {
       throw new TypeError(`${what}: address must be a non-empty string`);
     }
+    if (address.includes('%')) {
+      throw new RangeError(`${what}: IPv6 zone ids (${address}) are not supported`);
+    }
     return { bytes, port, address };
   }
 }

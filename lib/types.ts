@@ -39,7 +39,10 @@ export interface Connection<State = unknown> {
   end(): void;
   /** Closes at once, dropping queued bytes; close() follows with no error. */
   destroy(): void;
-  /** Stops delivering data() (and reading from the socket) until resume(). */
+  /**
+   * Stops reading from the socket until resume(): nothing more is delivered meanwhile, not
+   * data, nor the peer's end, nor an error or close (destroy() still ends it with close()).
+   */
   pause(): void;
   /** Starts delivering data() again, beginning with anything held while paused. */
   resume(): void;

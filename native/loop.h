@@ -105,9 +105,11 @@ struct Connection : Socket {
 // range above it.
 class ConnectionTable {
  public:
-  static constexpr uint32_t kSlotBits = 21;
+  // A million connections per loop, and 1023 generations before a slot's id repeats (by
+  // then JavaScript has long dropped the old object: it never uses a closed one's id).
+  static constexpr uint32_t kSlotBits = 20;
   static constexpr uint32_t kSlotMask = (1u << kSlotBits) - 1;
-  static constexpr uint32_t kGenerations = 511;
+  static constexpr uint32_t kGenerations = 1023;
 
   // A connection with a fresh id and default state, or null when every slot is taken.
   Connection* allocate();
@@ -218,6 +220,8 @@ class Loop {
   // counted and skipped; returns 0 if all left, else the first -errno (or -EBADF).
   int sendDatagrams(uint32_t id, sys::Datagram* datagrams, int count);
   int closeDatagram(uint32_t id);
+  // Counts datagrams that never reached the kernel (an address that did not parse).
+  void countSendErrors(uint32_t id, uint32_t count);
   // Null for an unknown id.
   const DatagramStats* datagramStats(uint32_t id);
 

@@ -70,7 +70,6 @@ int connect(int fd, const SockAddr& addr);
 int socketError(int fd);
 ssize_t recv(int fd, void* buffer, size_t length);
 ssize_t send(int fd, const void* buffer, size_t length);
-ssize_t sendv(int fd, const iovec* parts, int count);
 int shutdownWrite(int fd);
 
 // The most datagrams one batch call takes; callers size their arrays by it. 64 is where

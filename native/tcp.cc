@@ -3,6 +3,7 @@
 // remainder) and the orderly and disorderly ways a connection ends.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "loop.h"
@@ -378,9 +379,17 @@ int Loop::end(uint32_t id) {
 
 int Loop::destroy(uint32_t id) {
   Connection* connection = find(id);
-  if (connection == nullptr) return -EBADF;
-  closeConnection(connection, 0, Syscall::kNone, false);
-  return 0;
+  if (connection != nullptr) closeConnection(connection, 0, Syscall::kNone, false);
+  // Events queued for the next batch (a failed write's error and close, even when that
+  // failure already closed it) die with the connection: after destroy() nothing more is
+  // said about it.
+  events_.erase(std::remove_if(events_.begin(), events_.end(),
+                               [id](const EventRecord& event) {
+                                 return event.id == static_cast<int32_t>(id) &&
+                                        event.type != static_cast<int32_t>(EventType::kServerIdle);
+                               }),
+                events_.end());
+  return connection != nullptr ? 0 : -EBADF;
 }
 
 int Loop::pause(uint32_t id) {

@@ -182,6 +182,11 @@ int Loop::sendDatagrams(uint32_t id, sys::Datagram* datagrams, int count) {
   return firstError;
 }
 
+void Loop::countSendErrors(uint32_t id, uint32_t count) {
+  auto found = datagrams_.find(id);
+  if (found != datagrams_.end()) found->second->stats.sendErrors += count;
+}
+
 int Loop::closeDatagram(uint32_t id) {
   auto found = datagrams_.find(id);
   if (found == datagrams_.end()) return -EBADF;

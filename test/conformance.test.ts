@@ -277,6 +277,70 @@ describe.each(backends)('%s backend', (backend) => {
       expect(log.filter((entry) => entry.startsWith('b:'))).toEqual(['b:data', 'b:close']);
     });
 
+    it('destroy() after a write that failed delivers one close, on the same object, and nothing else', async () => {
+      const seen = new Set<Connection>();
+      const events: string[] = [];
+      let first: Connection | undefined;
+      const server = await serve({
+        data(connection) {
+          seen.add(connection);
+          first ??= connection;
+          connection.pause(); // The engine stops reading, so it does not notice the reset.
+        },
+        error(connection) {
+          seen.add(connection);
+          events.push('error');
+        },
+        close(connection) {
+          seen.add(connection);
+          events.push('close');
+        },
+      });
+      const raw = await client(server);
+      raw.socket.write('x');
+      await waitFor(() => first !== undefined, 'data');
+      raw.socket.resetAndDestroy();
+      await sleep(50);
+      first!.write('y'); // Fails (or is queued) now that the peer is gone.
+      first!.destroy();
+      await sleep(100);
+      expect(events).toEqual(['close']);
+      expect(seen.size).toBe(1);
+    });
+
+    it('a closed connection object cannot touch the connection that reuses its slot', async () => {
+      let stale: Connection | undefined;
+      const server = await serve({
+        data(connection, chunk) {
+          stale ??= connection;
+          connection.write(chunk);
+        },
+      });
+      const first = await client(server);
+      first.socket.write('a');
+      await first.read(1);
+      first.socket.resetAndDestroy();
+      await waitFor(() => stale!.closed, 'the first close');
+      // Many connections come and go, so slots (and ids) get reused.
+      for (let i = 0; i < 20; i++) {
+        const passer = await client(server);
+        passer.socket.write('p');
+        await passer.read(1);
+        passer.socket.destroy();
+      }
+      const victim = await client(server);
+      victim.socket.write('v');
+      await victim.read(1);
+      expect(stale!.write('INJECTED')).toBe(false);
+      stale!.end();
+      stale!.destroy();
+      await sleep(50);
+      expect(victim.received.length).toBe(0);
+      expect(victim.ended).toBe(false);
+      victim.socket.write('still mine');
+      expect((await victim.read(10)).toString()).toBe('still mine');
+    });
+
     it('a peer reset gives error and then close with the same error', async () => {
       const events: string[] = [];
       let closeError: Error | undefined;
@@ -331,7 +395,9 @@ describe.each(backends)('%s backend', (backend) => {
       let sawFalse = false;
       let drains = 0;
       let sent = 0;
+      let lastConnection: Connection | undefined;
       const pump = (connection: Connection) => {
+        lastConnection = connection;
         while (sent < total) {
           const piece = pattern.subarray(sent, Math.min(total, sent + 65536));
           sent += piece.length;
@@ -358,6 +424,7 @@ describe.each(backends)('%s backend', (backend) => {
       raw.socket.resume(); // ...then reads everything.
       await raw.waitClosed(20_000);
       expect(drains).toBeGreaterThan(0);
+      expect(lastConnection!.bufferedBytes).toBe(0);
       expect(raw.received.length).toBe(total);
       expect(raw.received.equals(pattern)).toBe(true);
     });

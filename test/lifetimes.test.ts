@@ -71,4 +71,34 @@ describe('process and thread lifetimes (native backend)', () => {
     // The main engine keeps its poller and wake-up descriptors (3 in all); nothing else stays.
     await waitFor(() => openFds() <= before + 3, `descriptors back near ${before} (now ${openFds()})`);
   });
+
+  it('terminating a worker while traffic flows, or process.exit() in its handler, ends only the worker', async () => {
+    for (const [fixtureName, expected] of [
+      ['worker-server.mjs', 1],
+      ['worker-exit.mjs', 3],
+    ] as const) {
+      for (let round = 0; round < 5; round++) {
+        const worker = new Worker(fixture(fixtureName));
+        const port = await new Promise<number>((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        });
+        const exitCode = new Promise<number>((resolve) => worker.once('exit', resolve));
+        const peers = await Promise.all([0, 1, 2].map(() => RawClient.connect(port)));
+        peers.forEach((peer) => peer.socket.write('traffic'));
+        if (fixtureName === 'worker-server.mjs') void worker.terminate();
+        expect(await exitCode).toBe(expected);
+        await Promise.all(peers.map((peer) => peer.waitClosed()));
+      }
+    }
+  });
+
+  it('a handler whose end() throws still lets the connection finish, on both backends', async () => {
+    const child = spawn(process.execPath, [fixture('end-throws.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    const { code } = await exited(child, 15_000);
+    expect(out).toBe('native fin uncaught=1\nnode fin uncaught=2\n');
+    expect(code).toBe(0);
+  });
 });

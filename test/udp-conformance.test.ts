@@ -135,10 +135,13 @@ describe.each(backends)('%s backend, UDP', (backend) => {
         },
       });
       const p = await peer();
-      await p.send('40', server.address().port);
-      const got = (await p.take(40)).map(String);
-      expect(got).toEqual([...Array(40).keys()].map((i) => `part-${i}`));
-      expect(server.stats().datagramsOut).toBe(40);
+      // More than one sendmmsg batch (64): each datagram leaves exactly once, in order.
+      await p.send('150', server.address().port);
+      const got = (await p.take(150)).map(String);
+      expect(got).toEqual([...Array(150).keys()].map((i) => `part-${i}`));
+      await sleep(50);
+      expect(p.received).toEqual([]);
+      expect(server.stats().datagramsOut).toBe(150);
     });
 
     it('a datagram sent just before close() still leaves', async () => {
@@ -248,6 +251,7 @@ describe.each(backends)('%s backend, UDP', (backend) => {
             () => socket.send(42 as never, rinfo.port, rinfo.address),
             () => socket.send('x', 0, rinfo.address),
             () => socket.send('x', rinfo.port),
+            () => socket.send('x', rinfo.port, 'fe80::1%lo'),
           ]) {
             try {
               attempt();
@@ -259,10 +263,11 @@ describe.each(backends)('%s backend, UDP', (backend) => {
       });
       const p = await peer();
       await p.send('go', server.address().port);
-      await waitFor(() => thrown.length === 3, 'three errors');
+      await waitFor(() => thrown.length === 4, 'four errors');
       expect(thrown[0]).toBeInstanceOf(TypeError);
       expect(thrown[1]).toBeInstanceOf(RangeError);
       expect(String(thrown[2])).toMatch(/address must be a non-empty string/);
+      expect(String(thrown[3])).toMatch(/zone ids/);
     });
 
     it('works on IPv6 loopback', async () => {

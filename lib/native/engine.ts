@@ -77,6 +77,7 @@ export class NativeEngine {
       const sockets = this.toFlush;
       this.toFlush = [];
       for (const socket of sockets) {
+        socket.flushQueued = false;
         try {
           socket.flush(false);
         } catch (error) {
@@ -85,8 +86,10 @@ export class NativeEngine {
       }
     }
     if (failure) {
+      // Thrown from a later macrotask: thrown from a tick inside this callback, it would
+      // escape through the native callback scope and stop the engine.
       const { error } = failure;
-      process.nextTick(() => {
+      setImmediate(() => {
         throw error;
       });
     }
@@ -94,7 +97,9 @@ export class NativeEngine {
 
   /** Queues a socket's sends for the end of the batch being handled. */
   flushAfterBatch(socket: NativeDatagramSocket): void {
-    if (!this.toFlush.includes(socket)) this.toFlush.push(socket);
+    if (socket.flushQueued) return;
+    socket.flushQueued = true;
+    this.toFlush.push(socket);
   }
 
   private dispatch(records: Int32Array, i: number, bytes: Buffer): void {
@@ -119,7 +124,7 @@ export class NativeEngine {
         this.open(id, records[i + 5]!);
         return;
       case EventType.Drain:
-        this.connections.get(id)?.deliverDrain();
+        this.connections.get(id)?.drained();
         return;
       case EventType.End: {
         // The engine waits for JavaScript to end its side (after the handler's end()).

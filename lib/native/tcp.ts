@@ -14,6 +14,9 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   private readonly engine: NativeEngine;
   private readonly id: number;
   private queued = 0;
+  // The engine has closed this connection (its close arrived, or destroy() was called): its
+  // id may soon name another connection, so nothing may be asked of the engine with it.
+  private gone = false;
   private paused = false;
   private held: HeldEvent[] | undefined;
   private error: Error | undefined;
@@ -39,7 +42,7 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   }
 
   private peer(): [string, number] {
-    if (this.peerCache === undefined && !this.closed) {
+    if (this.peerCache === undefined && !this.gone) {
       const found = this.engine.binding.peerAddress(this.id);
       if (found) this.peerCache = found;
     }
@@ -48,7 +51,7 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
 
   write(data: Uint8Array | string): boolean {
     const bytes = toBytes(data);
-    if (this.closed || this.ending) return false;
+    if (this.gone || this.closed || this.ending) return false;
     const queued = this.engine.binding.write(this.id, bytes);
     // A negative result means the connection failed; its error and close events are queued.
     if (queued < 0) return false;
@@ -61,7 +64,7 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   }
 
   end(): void {
-    if (this.destroyRequested || this.ending) return;
+    if (this.gone || this.ending) return;
     this.ending = true;
     this.engine.binding.end(this.id);
   }
@@ -69,24 +72,26 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   destroy(): void {
     if (this.closed) return;
     this.destroyRequested = true;
+    const wasGone = this.gone;
+    this.gone = true;
     this.held = undefined;
     this.engine.connections.delete(this.id);
     this.engine.pendingClients.delete(this.id);
     if (this.engine.dispatching) this.engine.destroyedInBatch.add(this.id);
-    this.engine.binding.destroy(this.id);
+    if (!wasGone) this.engine.binding.destroy(this.id);
     process.nextTick(() => this.deliverClose());
   }
 
   pause(): void {
     if (this.closed || this.paused) return;
     this.paused = true;
-    this.engine.binding.pause(this.id);
+    if (!this.gone) this.engine.binding.pause(this.id);
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (!this.closed) this.engine.binding.resume(this.id);
+    if (!this.gone) this.engine.binding.resume(this.id);
     if (this.held) process.nextTick(() => this.replayHeld());
   }
 
@@ -100,11 +105,7 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     else this.endedByPeer();
   }
 
-  /** The peer is done: the handler hears end(), may write a last reply, then our side ends. */
-  private endedByPeer(): void {
-    this.deliverEnd();
-    this.end();
-  }
+
 
   private hold(event: HeldEvent): void {
     (this.held ??= []).push(event);
@@ -115,7 +116,15 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     this.deliverError(error);
   }
 
+  /** The engine's write queue emptied. */
+  drained(): void {
+    this.queued = 0;
+    this.deliverDrain();
+  }
+
   receiveClose(): void {
+    this.gone = true;
+    this.queued = 0;
     if (this.paused || this.held) this.hold({ kind: 'close' });
     else this.deliverClose(this.error);
   }

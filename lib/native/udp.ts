@@ -17,6 +17,8 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
   private outBytes: Uint8Array[] = [];
   private outPorts: number[] = [];
   private outHosts: string[] = [];
+  /** Set while the engine holds this socket for the flush at the end of the batch. */
+  flushQueued = false;
 
   constructor(engine: NativeEngine, id: number, handler: UdpHandler<State>, local: BoundAddress, connected: boolean) {
     super(handler, connected);

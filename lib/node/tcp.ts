@@ -9,10 +9,11 @@ import { toBytes } from '../validate.js';
 export class NodeConnection<State = unknown> extends BaseConnection<State> {
   private readonly socket: net.Socket;
   private error: Error | undefined;
-  // node:net keeps reading while paused and reports the peer's end (and a close) at once;
-  // the native engine stops reading and hears them after resume(). These hold them back so
-  // both backends tell the same story.
+  // node:net keeps reading while paused and reports the peer's end, a reset and the close at
+  // once; the native engine stops reading and hears them after resume(). These hold them
+  // back so both backends tell the same story.
   private paused = false;
+  private heldError = false;
   private heldEnd = false;
   private heldClose = false;
 
@@ -23,14 +24,16 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
     socket.on('drain', () => this.deliverDrain());
     socket.on('end', () => {
       if (this.paused) this.heldEnd = true;
-      else this.deliverEnd();
+      else this.endedByPeer();
     });
     socket.on('error', (error) => {
       this.error = fromNodeError(error);
-      this.deliverError(this.error);
+      if (this.paused) this.heldError = true;
+      else this.deliverError(this.error);
     });
     socket.on('close', () => {
-      if (this.paused && !this.destroyRequested) this.heldClose = true;
+      if (this.destroyRequested) this.deliverClose();
+      else if (this.paused) this.heldClose = true;
       else this.deliverClose(this.error);
     });
   }
@@ -66,6 +69,9 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   destroy(): void {
     if (this.closed) return;
     this.destroyRequested = true;
+    this.heldError = this.heldEnd = false;
+    // The socket may be gone already (its close held while paused): say close now.
+    if (this.heldClose) process.nextTick(() => this.deliverClose());
     this.socket.destroy();
   }
 
@@ -79,11 +85,12 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
     if (!this.paused) return;
     this.paused = false;
     if (!this.closed) this.socket.resume();
-    if (!this.heldEnd && !this.heldClose) return;
+    if (!this.heldError && !this.heldEnd && !this.heldClose) return;
     process.nextTick(() => {
-      if (this.heldEnd) this.deliverEnd();
+      if (this.heldError) this.deliverError(this.error!);
+      if (this.heldEnd) this.endedByPeer();
       if (this.heldClose) this.deliverClose(this.error);
-      this.heldEnd = this.heldClose = false;
+      this.heldError = this.heldEnd = this.heldClose = false;
     });
   }
 }

@@ -61,28 +61,45 @@ class Engine {
   static void onPoll(uv_poll_t* handle, int, int) { static_cast<Engine*>(handle->data)->runAndDeliver(); }
 
   void runAndDeliver() {
+    if (stopped_) return;
     loop_.runOnce();
     if (!loop_.events().empty() && !onBatch_.IsEmpty()) deliver();
     syncRef();
   }
 
+  // Raw Node-API calls with every status checked: while a worker is being terminated (or
+  // calls process.exit() in a handler) Node still runs its loop once, JavaScript can no
+  // longer run, and node-addon-api's wrappers would turn the failure into a fatal error.
+  // Here a failure stops delivery instead; the cleanup hook closes everything next.
   void deliver() {
-    Napi::HandleScope scope(env_);
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env_, &scope) != napi_ok) return stop();
     const auto& events = loop_.events();
     size_t recordBytes = events.size() * sizeof(EventRecord);
-    Napi::ArrayBuffer records = Napi::ArrayBuffer::New(env_, recordBytes);
-    std::memcpy(records.Data(), events.data(), recordBytes);
-    Napi::Int32Array view = Napi::Int32Array::New(env_, recordBytes / sizeof(int32_t), records, 0);
     const ByteBuffer& arena = loop_.arena();
-    Napi::Buffer<uint8_t> bytes = arena.size() == 0 ? Napi::Buffer<uint8_t>::New(env_, 0)
-                                                    : Napi::Buffer<uint8_t>::Copy(env_, arena.data(), arena.size());
+    void* recordData = nullptr;
+    void* byteData = nullptr;
+    napi_value records, view, bytes, callback, global, result;
+    bool ready = napi_create_arraybuffer(env_, recordBytes, &recordData, &records) == napi_ok &&
+                 napi_create_typedarray(env_, napi_int32_array, recordBytes / sizeof(int32_t), records, 0, &view) ==
+                     napi_ok &&
+                 napi_create_buffer(env_, arena.size(), &byteData, &bytes) == napi_ok &&
+                 napi_get_reference_value(env_, onBatch_, &callback) == napi_ok &&
+                 napi_get_global(env_, &global) == napi_ok;
+    if (ready) {
+      std::memcpy(recordData, events.data(), recordBytes);
+      if (arena.size() > 0) std::memcpy(byteData, arena.data(), arena.size());
+    }
     // Cleared before JavaScript runs: events its calls cause belong to the next batch.
     loop_.clearBatch();
-    onBatch_.MakeCallback(env_.Global(), {view, bytes}, context_);
-    if (env_.IsExceptionPending()) {
-      Napi::Error error = env_.GetAndClearPendingException();
-      napi_fatal_exception(env_, error.Value());
-    }
+    napi_value argv[2] = {view, bytes};
+    if (!ready || napi_make_callback(env_, context_, global, callback, 2, argv, &result) != napi_ok) stop();
+    napi_close_handle_scope(env_, scope);
+  }
+
+  void stop() {
+    stopped_ = true;
+    if (poll_ != nullptr) uv_poll_stop(poll_);
   }
 
   static void onEnvCleanup(napi_async_cleanup_hook_handle handle, void* data) {
@@ -109,6 +126,7 @@ class Engine {
   Loop loop_;
   uv_poll_t* poll_ = nullptr;
   bool referenced_ = false;
+  bool stopped_ = false;
   Napi::FunctionReference onBatch_;
   Napi::AsyncContext context_;
   napi_async_cleanup_hook_handle cleanupHandle_ = nullptr;
@@ -292,20 +310,22 @@ Napi::Value sendDatagrams(const Napi::CallbackInfo& info) {
   Napi::Array hosts = addressed ? info[3].As<Napi::Array>() : Napi::Array();
   uint32_t total = buffers.Length();
   int firstError = 0;
+  uint32_t unparsed = 0;
   SockAddr destinations[sys::kMaxDatagramBatch];
   sys::Datagram datagrams[sys::kMaxDatagramBatch];
-  for (uint32_t start = 0; start < total; start += sys::kMaxDatagramBatch) {
+  for (uint32_t next = 0; next < total;) {
     int count = 0;
-    for (uint32_t i = start; i < total && count < sys::kMaxDatagramBatch; i++) {
-      auto bytes = buffers.Get(i).As<Napi::Uint8Array>();
+    for (; next < total && count < sys::kMaxDatagramBatch; next++) {
+      auto bytes = buffers.Get(next).As<Napi::Uint8Array>();
       datagrams[count].data.iov_base = bytes.Data();
       datagrams[count].data.iov_len = bytes.ByteLength();
       datagrams[count].peer = nullptr;
       if (addressed) {
-        std::string host = hosts.Get(i).As<Napi::String>().Utf8Value();
-        int port = ports.Get(i).As<Napi::Number>().Int32Value();
+        std::string host = hosts.Get(next).As<Napi::String>().Utf8Value();
+        int port = ports.Get(next).As<Napi::Number>().Int32Value();
         if (sys::parseAddress(host.c_str(), port, &destinations[count]) < 0) {
           if (firstError == 0) firstError = -EINVAL;
+          unparsed++;
           continue;
         }
         datagrams[count].peer = &destinations[count];
@@ -315,6 +335,7 @@ Napi::Value sendDatagrams(const Napi::CallbackInfo& info) {
     int result = engine->loop().sendDatagrams(id, datagrams, count);
     if (result < 0 && firstError == 0) firstError = result;
   }
+  if (unparsed > 0) engine->loop().countSendErrors(id, unparsed);
   return Napi::Number::New(env, firstError);
 }
 

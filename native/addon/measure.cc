@@ -22,8 +22,7 @@ struct ThreadHop {
   std::chrono::steady_clock::time_point started;
   std::chrono::steady_clock::time_point finished;
   Napi::ThreadSafeFunction function;
-  Napi::Promise::Deferred deferred;
-  explicit ThreadHop(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  napi_deferred deferred = nullptr;
 };
 
 }  // namespace
@@ -33,13 +32,18 @@ struct ThreadHop {
 // waits for it before posting the next, as a ping-pong over a thread hop would.
 Napi::Value measureThreadHop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto* hop = new ThreadHop(env);
+  auto* hop = new ThreadHop();
   hop->rounds = info[0].As<Napi::Number>().Uint32Value();
+  napi_value promise;
+  napi_create_promise(env, &hop->deferred, &promise);
   hop->function = Napi::ThreadSafeFunction::New(
-      env, info[1].As<Napi::Function>(), "sockengine-thread-hop", 0, 1, hop, [](Napi::Env, ThreadHop* done) {
+      env, info[1].As<Napi::Function>(), "sockengine-thread-hop", 0, 1, hop, [](Napi::Env finalEnv, ThreadHop* done) {
         done->thread.join();
+        // Raw calls, unchecked on purpose: during worker termination they fail, and
+        // node-addon-api would make that fatal.
         double seconds = std::chrono::duration<double>(done->finished - done->started).count();
-        done->deferred.Resolve(Napi::Number::New(done->deferred.Env(), seconds));
+        napi_value value;
+        if (napi_create_double(finalEnv, seconds, &value) == napi_ok) napi_resolve_deferred(finalEnv, done->deferred, value);
         delete done;
       });
   hop->thread = std::thread([hop] {
@@ -49,19 +53,21 @@ Napi::Value measureThreadHop(const Napi::CallbackInfo& info) {
         std::lock_guard<std::mutex> lock(hop->mutex);
         hop->acknowledged = false;
       }
-      hop->function.BlockingCall([hop](Napi::Env, Napi::Function callback) {
+      napi_status queued = hop->function.BlockingCall([hop](Napi::Env, Napi::Function callback) {
         callback.Call({});
         std::lock_guard<std::mutex> lock(hop->mutex);
         hop->acknowledged = true;
         hop->answered.notify_one();
       });
+      // The function is closing (worker termination): no answer will come.
+      if (queued != napi_ok) break;
       std::unique_lock<std::mutex> lock(hop->mutex);
       hop->answered.wait(lock, [hop] { return hop->acknowledged; });
     }
     hop->finished = std::chrono::steady_clock::now();
     hop->function.Release();
   });
-  return hop->deferred.Promise();
+  return Napi::Value(env, promise);
 }
 
 }  // namespace sockengine
