@@ -41,6 +41,11 @@ enum class EventType : int32_t {
 // Which call failed, for error events. Shared with lib/native/events.ts.
 enum class Syscall : int32_t { kNone = 0, kRead = 1, kWrite = 2, kConnect = 3, kShutdown = 4, kRecvmsg = 5, kSend = 6 };
 
+// Bytes one batch carries to JavaScript before the engine stops reading for that wake-up
+// (level-triggered polling reports the rest next time). Without it a burst on 1,024
+// streams could gather 1,024 x 4 x 64 KiB in one batch; 4 MiB is 64 full reads.
+constexpr size_t kBatchByteBudget = 4 * 1024 * 1024;
+
 // One event as six int32s, so a whole batch crosses to JavaScript as one Int32Array.
 struct EventRecord {
   int32_t type;

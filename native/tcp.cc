@@ -258,6 +258,8 @@ void Loop::readBuiltin(Connection* connection) {
 
 void Loop::readToJs(Connection* connection) {
   for (int i = 0; i < kReadsPerWakeup; i++) {
+    // The batch is full: the socket stays readable and is read on the next wake-up.
+    if (arena_.size() >= kBatchByteBudget) return;
     uint8_t* room = arena_.reserve(kReadSize);
     ssize_t received = sys::recv(connection->fd.get(), room, kReadSize);
     if (received > 0) {

@@ -81,6 +81,7 @@ void Loop::onDatagramReady(DatagramSocket* socket) {
   SockAddr peers[sys::kMaxDatagramBatch];
   sys::Datagram received[sys::kMaxDatagramBatch];
   for (int call = 0; call < kDatagramCallsPerWakeup; call++) {
+    if (!socket->builtin && arena_.size() >= kBatchByteBudget) return;  // Next wake-up.
     for (int i = 0; i < sys::kMaxDatagramBatch; i++) {
       received[i].data.iov_base = datagramSlot(i);
       received[i].data.iov_len = socket->maxDatagramSize;

@@ -429,6 +429,32 @@ describe.each(backends)('%s backend', (backend) => {
       expect(raw.received.equals(pattern)).toBe(true);
     });
 
+    it('many fast senders at once: every byte arrives, in order per connection', async () => {
+      const perClient = 2 * 1024 * 1024;
+      const pattern = (seed: number) => {
+        const bytes = Buffer.alloc(perClient);
+        for (let i = 0; i < perClient; i++) bytes[i] = (i * 31 + seed + (i >> 12)) & 0xff;
+        return bytes;
+      };
+      const received = new Map<Connection<number>, Buffer[]>();
+      const server = await serve({
+        data(connection: Connection<number>, chunk) {
+          const list = received.get(connection) ?? [];
+          list.push(Buffer.from(chunk));
+          received.set(connection, list);
+        },
+      });
+      const senders = await Promise.all([...Array(24).keys()].map(() => client(server)));
+      const payloads = senders.map((_sender, i) => pattern(i));
+      senders.forEach((sender, i) => sender.socket.write(payloads[i]));
+      const total = () => [...received.values()].reduce((sum, list) => sum + list.reduce((n, b) => n + b.length, 0), 0);
+      await waitFor(() => total() === perClient * senders.length, `all ${perClient * 24} bytes (got ${total()})`, 20_000);
+      const streams = [...received.values()].map((list) => Buffer.concat(list));
+      for (const stream of streams) {
+        expect(payloads.some((payload) => payload.equals(stream))).toBe(true);
+      }
+    });
+
     it('serves 1,000 concurrent connections', async () => {
       let open = 0;
       const server = await serve({
