@@ -97,8 +97,9 @@ void Loop::runOnce() {
 
 void Loop::clearBatch() {
   events_.clear();
-  // A burst can grow the arena to megabytes; do not hold that while traffic is light.
-  static constexpr size_t kArenaKeep = 4 * kReceiveBufferSize;
+  // Keep room for a full batch (kBatchByteBudget plus one read): giving it back and asking
+  // again every batch costs a page fault per 4 KiB touched.
+  static constexpr size_t kArenaKeep = kBatchByteBudget + 2 * kReceiveBufferSize;
   if (arena_.capacity() > kArenaKeep) {
     arena_.release();
   } else {

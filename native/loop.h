@@ -197,6 +197,7 @@ class Loop {
   // after each delivery.
   const std::vector<EventRecord>& events() const { return events_; }
   const ByteBuffer& arena() const { return arena_; }
+  ByteBuffer& arena() { return arena_; }
   void clearBatch();
 
   // Binds and listens. `builtin` null means JavaScript handles the traffic. On success fills

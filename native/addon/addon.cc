@@ -9,13 +9,45 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "../loop.h"
 #include "measure.h"
 
 namespace sockengine {
 namespace {
+
+// Batches above this many bytes go to JavaScript without a copy: the arena's memory itself
+// becomes the Buffer, and a spare block becomes the next arena. Below it a copy is cheaper
+// than an external buffer's finalizer. Measured on the 10 x 16 KiB stream shape: copying
+// every batch into fresh memory cost 1.2 page faults per message against node:net's 0.3.
+constexpr size_t kCopyLimit = 64 * 1024;
+
+// Blocks returned by the finalizers of earlier batches' Buffers, kept warm for reuse.
+// Finalizers run on the thread that owns the engine, so each thread keeps its own.
+struct SpareBlocks {
+  static constexpr size_t kKeep = 4;
+  struct Block {
+    uint8_t* data;
+    size_t capacity;
+  };
+  std::vector<Block> blocks;
+  ~SpareBlocks() {
+    for (Block& block : blocks) std::free(block.data);
+  }
+};
+thread_local SpareBlocks spareBlocks;
+
+void returnBlock(napi_env, void* data, void* hint) {
+  size_t capacity = reinterpret_cast<size_t>(hint);
+  if (spareBlocks.blocks.size() < SpareBlocks::kKeep) {
+    spareBlocks.blocks.push_back({static_cast<uint8_t*>(data), capacity});
+  } else {
+    std::free(data);
+  }
+}
 
 class Engine {
  public:
@@ -76,25 +108,44 @@ class Engine {
     if (napi_open_handle_scope(env_, &scope) != napi_ok) return stop();
     const auto& events = loop_.events();
     size_t recordBytes = events.size() * sizeof(EventRecord);
-    const ByteBuffer& arena = loop_.arena();
     void* recordData = nullptr;
-    void* byteData = nullptr;
     napi_value records, view, bytes, callback, global, result;
     bool ready = napi_create_arraybuffer(env_, recordBytes, &recordData, &records) == napi_ok &&
                  napi_create_typedarray(env_, napi_int32_array, recordBytes / sizeof(int32_t), records, 0, &view) ==
                      napi_ok &&
-                 napi_create_buffer(env_, arena.size(), &byteData, &bytes) == napi_ok &&
-                 napi_get_reference_value(env_, onBatch_, &callback) == napi_ok &&
+                 handOverBytes(&bytes) && napi_get_reference_value(env_, onBatch_, &callback) == napi_ok &&
                  napi_get_global(env_, &global) == napi_ok;
-    if (ready) {
-      std::memcpy(recordData, events.data(), recordBytes);
-      if (arena.size() > 0) std::memcpy(byteData, arena.data(), arena.size());
-    }
+    if (ready) std::memcpy(recordData, events.data(), recordBytes);
     // Cleared before JavaScript runs: events its calls cause belong to the next batch.
     loop_.clearBatch();
     napi_value argv[2] = {view, bytes};
     if (!ready || napi_make_callback(env_, context_, global, callback, 2, argv, &result) != napi_ok) stop();
     napi_close_handle_scope(env_, scope);
+  }
+
+  // The batch's bytes as a Buffer: a copy when small, else the arena's own memory.
+  bool handOverBytes(napi_value* bytes) {
+    ByteBuffer& arena = loop_.arena();
+    size_t size = arena.size();
+    if (size <= kCopyLimit) {
+      void* data = nullptr;
+      if (napi_create_buffer(env_, size, &data, bytes) != napi_ok) return false;
+      if (size > 0) std::memcpy(data, arena.data(), size);
+      return true;
+    }
+    size_t capacity = 0;
+    uint8_t* data = arena.detach(&capacity);
+    if (napi_create_external_buffer(env_, size, data, returnBlock, reinterpret_cast<void*>(capacity), bytes) !=
+        napi_ok) {
+      arena.adopt(data, capacity);
+      return false;
+    }
+    if (!spareBlocks.blocks.empty()) {
+      SpareBlocks::Block block = spareBlocks.blocks.back();
+      spareBlocks.blocks.pop_back();
+      arena.adopt(block.data, block.capacity);
+    }
+    return true;
   }
 
   void stop() {
