@@ -42,6 +42,7 @@ export interface NativeBinding {
     maxDatagramSize: number,
   ): { id: number; address: string; port: number } | { errno: number; syscall: string };
   sendDatagrams(id: number, datagrams: Uint8Array[], ports: number[] | null, hosts: string[] | null): number;
+  sendDatagram(id: number, datagram: Uint8Array, port?: number, host?: string): number;
   closeDatagram(id: number): number;
   datagramStats(id: number): import('./types.js').DatagramStats | null;
   disableBatchedDatagrams(): void;

@@ -60,9 +60,17 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
     this.outBytes = [];
     this.outPorts = [];
     this.outHosts = [];
-    const result = this.connected
-      ? this.engine.binding.sendDatagrams(this.id, bytes, null, null)
-      : this.engine.binding.sendDatagrams(this.id, bytes, ports, hosts);
+    const binding = this.engine.binding;
+    let result: number;
+    if (bytes.length === 1) {
+      result = this.connected
+        ? binding.sendDatagram(this.id, bytes[0]!)
+        : binding.sendDatagram(this.id, bytes[0]!, ports[0], hosts[0]);
+    } else {
+      result = this.connected
+        ? binding.sendDatagrams(this.id, bytes, null, null)
+        : binding.sendDatagrams(this.id, bytes, ports, hosts);
+    }
     if (result >= 0) return;
     const error = new SystemError(result, 'send', hosts[0] || undefined, ports[0] || undefined);
     if (later) process.nextTick(() => this.deliverError(error));

@@ -390,6 +390,29 @@ Napi::Value sendDatagrams(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, firstError);
 }
 
+// sendDatagram(id, Uint8Array, port, host) or (id, Uint8Array) on a connected socket -> 0 or
+// -errno: the one-datagram case of sendDatagrams without building three arrays.
+Napi::Value sendDatagram(const Napi::CallbackInfo& info) {
+  Engine* engine = engineOf(info);
+  uint32_t id = idArgument(info);
+  auto bytes = info[1].As<Napi::Uint8Array>();
+  sys::Datagram datagram{};
+  datagram.data.iov_base = bytes.Data();
+  datagram.data.iov_len = bytes.ByteLength();
+  SockAddr destination;
+  if (info.Length() >= 4) {
+    char host[INET6_ADDRSTRLEN];
+    size_t length = 0;
+    napi_get_value_string_utf8(info.Env(), info[3], host, sizeof(host), &length);
+    if (sys::parseAddress(host, info[2].As<Napi::Number>().Int32Value(), &destination) < 0) {
+      engine->loop().countSendErrors(id, 1);
+      return Napi::Number::New(info.Env(), -EINVAL);
+    }
+    datagram.peer = &destination;
+  }
+  return Napi::Number::New(info.Env(), engine->loop().sendDatagrams(id, &datagram, 1));
+}
+
 Napi::Value closeDatagram(const Napi::CallbackInfo& info) {
   Engine* engine = engineOf(info);
   int result = engine->loop().closeDatagram(idArgument(info));
@@ -464,6 +487,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   add("bindDatagram", bindDatagram);
   add("connectDatagram", connectDatagram);
   add("sendDatagrams", sendDatagrams);
+  add("sendDatagram", sendDatagram);
   add("closeDatagram", closeDatagram);
   add("datagramStats", datagramStats);
   add("disableBatchedDatagrams", disableBatchedDatagrams);
