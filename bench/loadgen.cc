@@ -20,12 +20,24 @@
 //     it covers all threads of --pid.
 //   * churn mode counts a completed connect/send/verify/close cycle as one
 //     message; its latency is the whole cycle.
+//   * idle mode (tcp only) opens --connections connections, at most 256
+//     still opening at a time, sends one --size message on each and verifies
+//     the reply, so the server has accepted and served every one of them
+//     (--size 0: connect only, no message; the caller must check that the
+//     server has accepted them, e.g. by counting its descriptors).
+//     It then prints one line, {"idle_ready":N,...} with --json, and holds
+//     the connections open without traffic for --duration seconds (or until
+//     a line or EOF on stdin with --stdin-release), so a caller can read the
+//     server's memory; then it closes them and prints the report. A
+//     connection the server closes while held counts as lost. Opening is
+//     bounded to 2 s + 1 ms per connection.
 //   * exit status: 0 ok; 1 connection failure, or a run that lost
 //     connections or completed no message at all (the result is still
 //     printed); 2 bad arguments; 3 wrong reply bytes.
-//   * the process always stops by itself: connecting is bounded to 2 s,
-//     every wait has a timeout, and a SIGALRM watchdog aborts the process
-//     at warmup + duration + 4.5 s in case of a bug.
+//   * the process always stops by itself: connecting is bounded to 2 s
+//     (idle mode: 2 s + 1 ms per connection), every wait has a timeout, and
+//     a SIGALRM watchdog aborts the process at warmup + duration + 4.5 s
+//     (plus the idle connect budget) in case of a bug.
 //
 // Build: g++ -std=c++17 -O2 -Wall -Wextra -o loadgen loadgen.cc
 
@@ -74,7 +86,7 @@ i64 now_ns() {
 // ---------------------------------------------------------------- options
 
 enum class Transport { Tcp, Udp };
-enum class Mode { PingPong, Churn };
+enum class Mode { PingPong, Churn, Idle };
 
 struct Options {
   Transport transport = Transport::Tcp;
@@ -88,12 +100,13 @@ struct Options {
   double warmup = 1.0;
   long pid = -1;
   bool json = false;
+  bool stdin_release = false;  // idle mode: a line or EOF on stdin ends the hold early
 };
 
 const char kUsage[] =
     "usage: loadgen --transport tcp|udp --host ADDR --port P --connections N "
     "--size BYTES --inflight K --duration SECONDS [--warmup SECONDS] "
-    "[--pid SERVER_PID] [--mode pingpong|churn] [--json]";
+    "[--pid SERVER_PID] [--mode pingpong|churn|idle] [--stdin-release] [--json]";
 
 [[noreturn]] void usage_error(const std::string& why) {
   fprintf(stderr, "loadgen: %s; %s\n", why.c_str(), kUsage);
@@ -130,6 +143,10 @@ Options parse_args(int argc, char** argv) {
       o.json = true;
       continue;
     }
+    if (a == "--stdin-release") {
+      o.stdin_release = true;
+      continue;
+    }
     if (a.rfind("--", 0) != 0) usage_error("unexpected argument '" + a + "'");
     if (i + 1 >= argc) usage_error("missing value for " + a);
     const char* v = argv[++i];
@@ -140,6 +157,7 @@ Options parse_args(int argc, char** argv) {
     } else if (a == "--mode") {
       if (strcmp(v, "pingpong") == 0) o.mode = Mode::PingPong;
       else if (strcmp(v, "churn") == 0) o.mode = Mode::Churn;
+      else if (strcmp(v, "idle") == 0) o.mode = Mode::Idle;
       else usage_error(std::string("bad mode '") + v + "'");
     } else if (a == "--host") {
       o.host = v;
@@ -149,7 +167,7 @@ Options parse_args(int argc, char** argv) {
     } else if (a == "--connections") {
       o.connections = parse_u64("--connections", v, 1, 100000);
     } else if (a == "--size") {
-      o.size = parse_u64("--size", v, 1, 64u << 20);
+      o.size = parse_u64("--size", v, 0, 64u << 20);
     } else if (a == "--inflight") {
       o.inflight = parse_u64("--inflight", v, 1, 1u << 20);
     } else if (a == "--duration") {
@@ -168,6 +186,12 @@ Options parse_args(int argc, char** argv) {
     usage_error("--host must be an IPv4 address, got '" + o.host + "'");
   if (o.transport == Transport::Udp && o.mode == Mode::Churn)
     usage_error("--mode churn is tcp only");
+  if (o.transport == Transport::Udp && o.mode == Mode::Idle)
+    usage_error("--mode idle is tcp only");
+  if (o.mode == Mode::Idle && o.size > 65536)
+    usage_error("idle --size must be <= 65536");
+  if (o.size == 0 && o.mode != Mode::Idle)
+    usage_error("--size 0 (connect only, no message) is for idle mode only");
   if (o.transport == Transport::Udp && o.size > 65507)
     usage_error("udp --size must be <= 65507");
   if (o.mode == Mode::PingPong && o.connections * o.inflight * o.size > (1ull << 30))
@@ -799,6 +823,226 @@ class TcpChurn {
   uint8_t buf_[kRecvBuf];
 };
 
+// ----------------------------------------------------------- tcp idle
+
+// Connections still opening (connect + first echo) at any moment: keeps the
+// server's accept queue (backlog 511 for node:net and sockengine) from
+// overflowing, which would cost a 1 s SYN retransmit per dropped connection.
+constexpr u64 kIdleOpening = 256;
+
+i64 idle_connect_budget_ns() { return kConnectBudgetNs + static_cast<i64>(g_opt.connections) * kNsPerMs; }
+
+u64 g_idle_ready = 0;      // connections opened, echoed and verified
+double g_idle_held_s = 0;  // how long they were held without traffic
+
+struct IdleConn {
+  enum State { Connecting, Echoing, Ready, Gone } state = Connecting;
+  int fd = -1;
+  uint32_t armed = 0;
+  size_t sent = 0;
+  size_t got = 0;
+  i64 t_start = 0;
+};
+
+class TcpIdle {
+ public:
+  TcpIdle() : conns_(g_opt.connections), ep_(make_epoll()) {}
+
+  void run() {
+    const u64 total = conns_.size();
+    i64 now = now_ns();
+    const i64 deadline = now + idle_connect_budget_ns();
+    g_run.t_start = g_run.meas_start = now;
+    g_run.measuring = true;
+    if (g_opt.pid > 0) g_run.cpu_ok = read_proc_cpu_ns(g_opt.pid, &g_run.cpu0);
+
+    // Phase 1: open every connection and echo one message on it.
+    std::vector<epoll_event> evs(kMaxEvents);
+    u64 next = 0;
+    while (g_idle_ready + gone_ < total) {
+      while (opening_ < kIdleOpening && next < total) open_one(next++, now_ns());
+      now = now_ns();
+      if (now >= deadline) {
+        fprintf(stderr, "loadgen: idle: only %llu of %llu connections to %s ready after %lld ms\n",
+                static_cast<unsigned long long>(g_idle_ready), static_cast<unsigned long long>(total),
+                endpoint().c_str(), static_cast<long long>((now - g_run.t_start) / kNsPerMs));
+        g_run.errors++;
+        break;
+      }
+      int n = ep_wait(ep_, evs.data(), static_cast<int>(std::min<i64>(100, (deadline - now) / kNsPerMs + 1)));
+      for (int j = 0; j < n; j++) on_event(evs[j].data.u64, evs[j].events);
+    }
+    g_run.finish(now_ns());
+    g_run.messages = g_idle_ready;
+
+    // Phase 2: hold them, with no traffic at all, while the caller looks at the server.
+    if (g_opt.json)
+      printf("{\"idle_ready\":%llu,\"open_s\":%.3f}\n", static_cast<unsigned long long>(g_idle_ready),
+             static_cast<double>(g_run.meas_end - g_run.meas_start) / kNsPerSec);
+    else
+      printf("idle: %llu connections ready in %.3f s, holding for %.1f s\n",
+             static_cast<unsigned long long>(g_idle_ready),
+             static_cast<double>(g_run.meas_end - g_run.meas_start) / kNsPerSec, g_opt.duration);
+    fflush(stdout);
+    // Nothing to hold if not every connection made it: the run has failed already.
+    const bool hold = g_idle_ready == total;
+    bool watch_stdin = false;
+    if (hold && g_opt.stdin_release) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = kStdinToken;
+      // A regular file or /dev/null cannot be polled: then the hold runs its full length.
+      watch_stdin = epoll_ctl(ep_, EPOLL_CTL_ADD, 0, &ev) == 0;
+    }
+    const i64 hold_start = now_ns();
+    const i64 hold_end = hold_start + (hold ? static_cast<i64>(g_opt.duration * kNsPerSec) : 0);
+    bool released = false;
+    while (!released && (now = now_ns()) < hold_end) {
+      int n = ep_wait(ep_, evs.data(), static_cast<int>(std::min<i64>(100, (hold_end - now) / kNsPerMs + 1)));
+      for (int j = 0; j < n; j++) {
+        if (evs[j].data.u64 == kStdinToken) {
+          char tmp[256];
+          ssize_t r = read(0, tmp, sizeof(tmp));
+          if (r >= 0 || (errno != EINTR && errno != EAGAIN)) released = true;
+          if (released && watch_stdin) epoll_ctl(ep_, EPOLL_CTL_DEL, 0, nullptr);
+          continue;
+        }
+        on_event(evs[j].data.u64, evs[j].events);
+      }
+    }
+    g_idle_held_s = static_cast<double>(now_ns() - hold_start) / kNsPerSec;
+    for (IdleConn& c : conns_) {
+      if (c.fd >= 0) close(c.fd);
+      c.fd = -1;
+    }
+  }
+
+ private:
+  static constexpr u64 kStdinToken = ~0ull;
+
+  void open_one(u64 i, i64 now) {
+    IdleConn& c = conns_[i];
+    int fd = tcp_connect_start();
+    if (fd < 0) connect_fail(errno);  // EMFILE, EADDRNOTAVAIL...: the run cannot be done
+    c.fd = fd;
+    c.t_start = now;
+    c.state = IdleConn::Connecting;
+    arm(i, EPOLLOUT, EPOLL_CTL_ADD);
+    opening_++;
+  }
+
+  void arm(u64 i, uint32_t events, int op = EPOLL_CTL_MOD) {
+    IdleConn& c = conns_[i];
+    if (op == EPOLL_CTL_MOD && c.armed == events) return;
+    ep_ctl(ep_, op, c.fd, events, i);
+    c.armed = events;
+  }
+
+  void lose(u64 i, const char* why, int err) {
+    IdleConn& c = conns_[i];
+    if (c.state == IdleConn::Gone) return;
+    // Nothing listens there at all: say so at once instead of counting failures.
+    if (g_idle_ready == 0 && gone_ == 0 && (err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH))
+      connect_fail(err);
+    if (c.state == IdleConn::Ready) {
+      g_run.lost++;
+      g_idle_ready--;
+    } else {
+      g_run.errors++;
+      opening_--;
+    }
+    if (g_run.errors + g_run.lost <= 10)
+      fprintf(stderr, "loadgen: idle connection %llu to %s lost: %s%s%s\n", static_cast<unsigned long long>(i),
+              endpoint().c_str(), why, err ? ": " : "", err ? strerror(err) : "");
+    close(c.fd);
+    c.fd = -1;
+    c.state = IdleConn::Gone;
+    gone_++;
+  }
+
+  void on_event(u64 i, uint32_t e) {
+    IdleConn& c = conns_[i];
+    switch (c.state) {
+      case IdleConn::Gone:
+        return;
+      case IdleConn::Connecting: {
+        int err = socket_error(c.fd);
+        if (err != 0) return lose(i, "connect failed", err);
+        if (g_opt.size == 0) return ready(i);  // connect only: the caller checks the server accepted
+        c.state = IdleConn::Echoing;
+        return send_more(i);
+      }
+      case IdleConn::Echoing:
+        if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+          receive(i);
+          if (c.state != IdleConn::Echoing) return;
+        }
+        if (e & EPOLLOUT) send_more(i);
+        return;
+      case IdleConn::Ready:
+        return receive(i);
+    }
+  }
+
+  void ready(u64 i) {
+    IdleConn& c = conns_[i];
+    c.state = IdleConn::Ready;
+    opening_--;
+    g_idle_ready++;
+    g_run.hist.add(now_ns() - c.t_start);
+    arm(i, EPOLLIN);
+  }
+
+  void send_more(u64 i) {
+    IdleConn& c = conns_[i];
+    const uint8_t* p = g_plain.data() + pat_off(i, 0);
+    while (c.sent < g_opt.size) {
+      ssize_t w = send(c.fd, p + c.sent, g_opt.size - c.sent, MSG_NOSIGNAL);
+      if (w > 0) {
+        c.sent += static_cast<size_t>(w);
+        continue;
+      }
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      return lose(i, "send failed", errno);
+    }
+    arm(i, EPOLLIN | (c.sent < g_opt.size ? EPOLLOUT : 0u));
+  }
+
+  void receive(u64 i) {
+    IdleConn& c = conns_[i];
+    for (;;) {
+      ssize_t r = recv(c.fd, buf_, kRecvBuf, 0);
+      if (r > 0) {
+        size_t n = static_cast<size_t>(r);
+        if (c.got + n > c.sent) {
+          fprintf(stderr,
+                  "loadgen: VERIFICATION FAILED (tcp %s): idle connection %llu received %zu bytes "
+                  "but has sent only %zu\n",
+                  endpoint().c_str(), static_cast<unsigned long long>(i), c.got + n, c.sent);
+          exit(3);
+        }
+        const uint8_t* exp = g_upper.data() + pat_off(i, 0) + c.got;
+        size_t d = first_diff(exp, buf_, n);
+        if (d != n) verify_fail("idle connection", i, c.got + d, "stream offset", 0, c.got + d, exp[d], buf_[d]);
+        c.got += n;
+        if (c.got == g_opt.size) return ready(i);
+        continue;
+      }
+      if (r == 0) return lose(i, "server closed the connection", 0);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      return lose(i, "recv failed", errno);
+    }
+  }
+
+  std::vector<IdleConn> conns_;
+  int ep_;
+  u64 opening_ = 0;
+  u64 gone_ = 0;
+  uint8_t buf_[kRecvBuf];
+};
+
 // --------------------------------------------------------------- udp
 
 // Sequence numbers ride in the first 8 bytes as 7-bit groups with the high
@@ -1032,6 +1276,8 @@ void report() {
   double cpu_per_msg = have_cpu_per_msg ? cpu_ns / static_cast<double>(g_run.messages) : 0;
   double util = have_cpu ? cpu_ns / (dur * kNsPerSec) : 0;
   bool churn = o.mode == Mode::Churn;
+  bool idle = o.mode == Mode::Idle;
+  const char* mode_name = churn ? "churn" : idle ? "idle" : "pingpong";
   const char* tr = o.transport == Transport::Tcp ? "tcp" : "udp";
 
   char num[64];
@@ -1045,21 +1291,23 @@ void report() {
     printf("{\"transport\":\"%s\",\"mode\":\"%s\",\"connections\":%llu,\"size\":%llu,"
            "\"inflight\":%llu,\"duration_s\":%.3f,\"messages\":%llu,\"msgs_per_s\":%.1f,"
            "\"bytes_per_s\":%.1f,\"p50_us\":%s,\"p99_us\":%s,\"errors\":%llu,\"lost\":%llu,"
-           "\"server_cpu_ns_per_msg\":%s,\"server_cpu_util\":%s,\"conns_per_s\":%s}\n",
-           tr, churn ? "churn" : "pingpong", static_cast<unsigned long long>(o.connections),
+           "\"server_cpu_ns_per_msg\":%s,\"server_cpu_util\":%s,\"conns_per_s\":%s",
+           tr, mode_name, static_cast<unsigned long long>(o.connections),
            static_cast<unsigned long long>(o.size), static_cast<unsigned long long>(o.inflight),
            dur, static_cast<unsigned long long>(g_run.messages), mps, bps,
            fmt(have_lat, "%.1f", p50).c_str(), fmt(have_lat, "%.1f", p99).c_str(),
            static_cast<unsigned long long>(g_run.errors),
            static_cast<unsigned long long>(g_run.lost),
            fmt(have_cpu_per_msg, "%.1f", cpu_per_msg).c_str(), fmt(have_cpu, "%.4f", util).c_str(),
-           fmt(churn, "%.1f", mps).c_str());
+           fmt(churn || idle, "%.1f", mps).c_str());
+    if (idle) printf(",\"ready\":%llu,\"held_s\":%.3f", static_cast<unsigned long long>(g_idle_ready), g_idle_held_s);
+    printf("}\n");
   } else {
     printf("%s %s conns=%llu size=%llu inflight=%llu: %.0f %s/s, %.2f MB/s, p50 %s us, "
            "p99 %s us, %llu msgs in %.2f s, errors %llu, lost %llu",
-           tr, churn ? "churn" : "pingpong", static_cast<unsigned long long>(o.connections),
+           tr, mode_name, static_cast<unsigned long long>(o.connections),
            static_cast<unsigned long long>(o.size), static_cast<unsigned long long>(o.inflight),
-           mps, churn ? "conns" : "msgs", bps / 1e6, fmt(have_lat, "%.1f", p50).c_str(),
+           mps, churn || idle ? "conns" : "msgs", bps / 1e6, fmt(have_lat, "%.1f", p50).c_str(),
            fmt(have_lat, "%.1f", p99).c_str(), static_cast<unsigned long long>(g_run.messages),
            dur, static_cast<unsigned long long>(g_run.errors),
            static_cast<unsigned long long>(g_run.lost));
@@ -1105,12 +1353,15 @@ int main(int argc, char** argv) {
   signal(SIGALRM, on_alarm);
   // Normal runs end by warmup + duration + 2 s (connect budget); this is
   // only a backstop against a bug, inside the promised +5 s.
-  set_watchdog(g_opt.warmup + g_opt.duration + 4.5);
+  set_watchdog(g_opt.warmup + g_opt.duration + 4.5 +
+               (g_opt.mode == Mode::Idle ? static_cast<double>(idle_connect_budget_ns()) / kNsPerSec : 0.0));
   raise_fd_limit();
   build_pattern(g_opt.size);
 
   if (g_opt.mode == Mode::Churn) {
     TcpChurn().run();
+  } else if (g_opt.mode == Mode::Idle) {
+    TcpIdle().run();
   } else if (g_opt.transport == Transport::Tcp) {
     TcpPingPong().run();
   } else {
@@ -1120,5 +1371,6 @@ int main(int argc, char** argv) {
   report();
   if (g_run.messages == 0)
     fprintf(stderr, "loadgen: no message completed during the measurement (server hung?)\n");
-  return g_run.errors > 0 || g_run.messages == 0 ? 1 : 0;
+  bool idle_short = g_opt.mode == Mode::Idle && (g_idle_ready < g_opt.connections || g_run.lost > 0);
+  return g_run.errors > 0 || g_run.messages == 0 || idle_short ? 1 : 0;
 }

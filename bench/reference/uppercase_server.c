@@ -10,6 +10,8 @@
  * level-triggered epoll, one shared receive buffer, and for UDP exactly one
  * recvfrom + one sendto per datagram (no recvmmsg/sendmmsg, no GSO), so the
  * reference measures the per-syscall cost a batching engine is meant to beat.
+ * Its byte loop, though, is as fast as the engine's (see upcase()), so a ratio
+ * compares socket handling, not two uppercase loops.
  *
  * Build: gcc -O2 -Wall -Wextra -o uppercase_server uppercase_server.c
  * Usage: uppercase_server tcp|udp PORT [HOST]   (HOST defaults to 127.0.0.1)
@@ -56,12 +58,24 @@ static void die(const char *what)
     exit(1);
 }
 
+/*
+ * ASCII a-z to A-Z, every other byte unchanged. Branch-free, the same loop as the engine's
+ * native/handlers/uppercase.cc, and compiled at -O3 like the addon, so GCC vectorizes it
+ * (16 bytes per step). The first version tested `c >= 'a' && c <= 'z'` per byte: on mixed
+ * text that branch mispredicts, and with 16 KiB messages the loop, not the sockets, set the
+ * reference's pace: 24-30 us of server CPU per message and about 30,000 msg/s on
+ * tcp 10 x 16 KiB x 4, against 6.7 us and about 140,000 msg/s with this loop.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("O3")))
+#endif
 static void upcase(unsigned char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = p[i];
-        if (c >= 'a' && c <= 'z')
-            p[i] = (unsigned char)(c - 32);
+        /* (c - 'a') wraps below 'a', so one unsigned compare tests a..z. */
+        unsigned char lower = (unsigned char)(c - 'a') < 26;
+        p[i] = (unsigned char)(c - (lower << 5));
     }
 }
 

@@ -1,0 +1,354 @@
+#!/usr/bin/env node
+// The benchmark suite: `npm run bench` (full) and `npm run bench -- --quick`.
+//
+// Every measurement starts a fresh server process (bench/servers.js), drives it with the
+// load generator (build/Release/loadgen, from bench/loadgen.cc) and stops it by pid. Rounds
+// are interleaved: round 1 runs every shape on every server, then round 2 does it all
+// again, and so on, so a slow minute on this shared machine hits all servers alike. Each
+// figure is quoted as the median of the rounds and as the median of its per-round ratios
+// to the C reference. Progress goes to stderr, the table to stdout, the results to
+// bench/results/ as JSON, and the full run redraws docs/benchmarks.svg.
+//
+// Options:
+//   --quick               one round, three shapes, 1 s each: under a minute
+//   --smoke               the smallest run of the same machinery (used by the test suite)
+//   --rounds N            rounds (full: 3)
+//   --duration S          measured seconds per measurement (full: 1.5)
+//   --warmup S            unmeasured seconds before it (full: 0.5)
+//   --shapes a,b          shape ids (bench/shapes.js)
+//   --servers a,b         server ids (bench/servers.js)
+//   --idle-connections N  connections of the idle-memory shape (10000)
+//   --out PATH            write the results JSON here only (no latest.json, no chart)
+//   --svg PATH | --no-svg where to draw the chart (full run: docs/benchmarks.svg)
+//   --micro | --no-micro  run bench/micro.js (tinybench) after the rounds (full run: yes)
+//   --pin | --no-pin      server on cpu 1, load generator on cpu 0 (default: pinned when
+//                         there are 2+ cores and taskset works)
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { loadgenAvailable, loadgenPath } from './lib/loadgen.js';
+import { describeMachine, machineInfo } from './lib/machine.js';
+import { benchDir, root } from './lib/paths.js';
+import { runTool, startServer, stopServer } from './lib/proc.js';
+import { evaluateGoals, formatGoals, formatRatio, formatTable, summarize } from './lib/report.js';
+import { renderChart } from './lib/svg.js';
+import { bunVersion, findBun, serverById, servers as allServers } from './servers.js';
+import { shapeById, shapes as allShapes } from './shapes.js';
+import * as churn from './workloads/churn.js';
+import * as idleMemory from './workloads/idle-memory.js';
+import * as pingpong from './workloads/pingpong.js';
+
+const workloads = { pingpong, churn, 'idle-memory': idleMemory };
+
+const PRESETS = {
+  full: { rounds: 3, duration: 1.5, warmup: 0.5, shapes: allShapes.map((s) => s.id), micro: true, svg: true },
+  quick: { rounds: 1, duration: 1, warmup: 0.3, shapes: ['tcp-50x64', 'tcp-50x64x16', 'udp-16x64x8'], micro: false, svg: false },
+  smoke: {
+    rounds: 1,
+    duration: 0.3,
+    warmup: 0.1,
+    shapes: ['tcp-50x64', 'idle-memory-served'],
+    servers: ['c', 'native-builtin'],
+    idleConnections: 200,
+    micro: false,
+    svg: false,
+  },
+};
+
+class UsageError extends Error {}
+
+function parseArgs(argv) {
+  const flags = new Set(['--quick', '--smoke', '--micro', '--no-micro', '--no-svg', '--pin', '--no-pin', '--help']);
+  const given = new Map();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (flags.has(arg)) {
+      given.set(arg, true);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (!['--rounds', '--duration', '--warmup', '--shapes', '--servers', '--idle-connections', '--out', '--svg'].includes(name)) {
+      throw new UsageError(`unknown option '${arg}'`);
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new UsageError(`${name} needs a value`);
+    given.set(name, value);
+  }
+  if (given.has('--help')) return { help: true };
+  const mode = given.has('--smoke') ? 'smoke' : given.has('--quick') ? 'quick' : 'full';
+  const preset = PRESETS[mode];
+  const number = (name, fallback, min, max, integer) => {
+    if (!given.has(name)) return fallback;
+    const v = Number(given.get(name));
+    if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      throw new UsageError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+    }
+    return v;
+  };
+  const list = (name, fallback, table, kind) => {
+    if (!given.has(name)) return fallback;
+    const ids = String(given.get(name)).split(',').map((s) => s.trim()).filter(Boolean);
+    for (const id of ids) if (!table.has(id)) throw new UsageError(`unknown ${kind} '${id}' (known: ${[...table.keys()].join(', ')})`);
+    return ids;
+  };
+  const config = {
+    mode,
+    rounds: number('--rounds', preset.rounds, 1, 20, true),
+    duration: number('--duration', preset.duration, 0.1, 60, false),
+    warmup: number('--warmup', preset.warmup, 0, 30, false),
+    shapes: list('--shapes', preset.shapes, shapeById, 'shape'),
+    servers: list('--servers', preset.servers ?? allServers.filter((s) => !s.hidden).map((s) => s.id), serverById, 'server'),
+    idleConnections: number('--idle-connections', preset.idleConnections ?? 10000, 1, 15000, true),
+    out: given.get('--out') ?? null,
+    micro: given.has('--micro') ? true : given.has('--no-micro') ? false : preset.micro,
+    pin: given.has('--pin') ? true : given.has('--no-pin') ? false : null,
+    svg: given.has('--no-svg') ? null : given.get('--svg') ?? (preset.svg && !given.has('--out') ? join(root, 'docs', 'benchmarks.svg') : null),
+  };
+  // The C reference anchors every ratio: always run it, first in each shape.
+  if (!config.servers.includes('c')) config.servers.unshift('c');
+  else config.servers = ['c', ...config.servers.filter((s) => s !== 'c')];
+  return config;
+}
+
+const started = performance.now();
+function progress(text) {
+  const s = Math.round((performance.now() - started) / 1000);
+  process.stderr.write(`[${String(Math.floor(s / 60)).padStart(2)}:${String(s % 60).padStart(2, '0')}] ${text}\n`);
+}
+
+function fmtValue(shape, v) {
+  if (v === null || v === undefined) return '-';
+  return `${Math.round(v).toLocaleString('en-US')} ${shape.unit}`;
+}
+
+function taskset() {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore', timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Which engine was measured: the commit, whether native/ or lib/ had local changes, the addon file. */
+function buildInfo() {
+  const info = { commit: null, uncommitted_native_or_lib: null, addon: null };
+  try {
+    info.commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', timeout: 5000 }).trim();
+    const changed = execFileSync('git', ['status', '--porcelain', '--', 'native', 'lib'], { cwd: root, encoding: 'utf8', timeout: 5000 });
+    info.uncommitted_native_or_lib = changed.trim().length > 0;
+  } catch {
+    // not a git checkout
+  }
+  const addon = process.env.SOCKENGINE_ADDON || join(root, 'build', 'Release', 'sockengine.node');
+  try {
+    const st = statSync(addon);
+    info.addon = { path: addon.startsWith(root) ? relative(root, addon) : addon, bytes: st.size, built: st.mtime.toISOString() };
+  } catch {
+    // no addon: the native servers are skipped
+  }
+  return info;
+}
+
+function stamp(date) {
+  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+}
+
+async function measureOne(shape, server, config) {
+  let command = server.command(shape.transport);
+  // Pinned: the server (all its threads) on one core, the load generator on the other.
+  if (config.serverCpu != null) command = { cmd: 'taskset', args: ['-c', String(config.serverCpu), command.cmd, ...command.args] };
+  let running;
+  try {
+    running = await startServer({ ...command, cwd: root });
+  } catch (error) {
+    return { ok: false, error: `server did not start: ${error.message}` };
+  }
+  try {
+    const workload = workloads[shape.workload];
+    return await workload.measure({ shape, server: running, serverInfo: server, config });
+  } catch (error) {
+    return { ok: false, error: `workload failed: ${error.stack ?? error}` };
+  } finally {
+    await stopServer(running);
+  }
+}
+
+async function runMicro() {
+  progress('micro-benchmarks (tinybench): bench/micro.js');
+  const run = await runTool(process.execPath, [join(benchDir, 'micro.js'), '--json'], {
+    timeoutMs: 180_000,
+    onLine: (line) => {
+      if (!line.startsWith('{')) process.stderr.write(`         ${line}\n`);
+    },
+  });
+  const json = run.stdout.split('\n').filter((l) => l.startsWith('{')).pop();
+  if (run.code !== 0 || !json) {
+    progress(`micro-benchmarks failed (exit ${run.signal ?? run.code}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    return { ok: false, error: run.stderr.trim().slice(-2000) };
+  }
+  return { ok: true, ...JSON.parse(json) };
+}
+
+async function main() {
+  let config;
+  try {
+    config = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`bench: ${error.message}\nusage: npm run bench [-- --quick | --smoke] [--rounds N] [--shapes ids] [--servers ids] [--out PATH]\n`);
+    return 2;
+  }
+  if (config.help) {
+    process.stdout.write(
+      'usage: node bench/run.js [--quick | --smoke] [--rounds N] [--duration S] [--warmup S]\n' +
+        '       [--shapes ids] [--servers ids] [--idle-connections N] [--out PATH] [--svg PATH | --no-svg]\n' +
+        '       [--micro | --no-micro] [--pin | --no-pin]\n' +
+        `shapes: ${allShapes.map((s) => s.id).join(', ')}\n` +
+        `servers: ${allServers.map((s) => s.id).join(', ')}\n`,
+    );
+    return 0;
+  }
+  if (!loadgenAvailable()) {
+    process.stderr.write(`bench: the load generator ${loadgenPath()} is missing; build it with npm run build:native\n`);
+    return 1;
+  }
+
+  const bunPath = findBun();
+  const bun = bunPath ? bunVersion(bunPath) : null;
+  const machine = machineInfo({ bun });
+  const notes = [];
+  const servers = [];
+  for (const id of config.servers) {
+    const server = serverById.get(id);
+    const why = server.unavailable();
+    if (why) {
+      notes.push(`${server.label}: skipped, ${why}`);
+      progress(`note: skipping ${id}: ${why}`);
+      continue;
+    }
+    servers.push(server);
+  }
+  if (!servers.some((s) => s.id === 'c')) {
+    process.stderr.write('bench: the C reference server is needed for every ratio and is missing (npm run build:native)\n');
+    return 1;
+  }
+  if (config.pin === null) config.pin = machine.cores >= 2 && taskset();
+  if (config.pin) {
+    config.loadgenCpu = 0;
+    config.serverCpu = 1;
+  }
+  const shapes = config.shapes.map((id) => {
+    const shape = shapeById.get(id);
+    if (shape.workload !== 'idle-memory') return shape;
+    const n = config.idleConnections.toLocaleString('en-US');
+    const fix = (text) => text.replace(/10,000/g, n);
+    return { ...shape, connections: config.idleConnections, label: fix(shape.label), what: fix(shape.what) };
+  });
+  const total = config.rounds * shapes.length * servers.length;
+  progress(`${config.mode} run: ${config.rounds} round(s) x ${shapes.length} shape(s) x ${servers.length} server(s), ` +
+    `${config.warmup} s warm-up + ${config.duration} s each, ` +
+    `${config.pin ? `server pinned to cpu ${config.serverCpu}, loadgen to cpu ${config.loadgenCpu}` : 'not pinned'}; ${describeMachine(machine)}`);
+
+  const buildAtStart = buildInfo();
+  const runs = [];
+  let done = 0;
+  for (let round = 1; round <= config.rounds; round++) {
+    for (const shape of shapes) {
+      progress(`round ${round}/${config.rounds}: ${shape.label}`);
+      let reference = null;
+      for (const server of servers) {
+        const result = await measureOne(shape, server, config);
+        done++;
+        const run = { round, shape: shape.id, server: server.id, ...result };
+        runs.push(run);
+        if (server.id === 'c' && result.ok) reference = result.value;
+        const ratio = result.ok && reference ? formatRatio(result.value / reference) : '';
+        const extra = result.ok && result.p50_us != null ? `  p50 ${result.p50_us} us` : '';
+        progress(
+          `  ${`(${done}/${total})`.padEnd(9)} ${server.id.padEnd(15)} ` +
+            (result.ok ? `${fmtValue(shape, result.value).padStart(18)}  ${ratio.padStart(6)} C${extra}` : `FAILED: ${result.error}`),
+        );
+      }
+    }
+  }
+
+  const buildAtEnd = buildInfo();
+  if (JSON.stringify(buildAtStart) !== JSON.stringify(buildAtEnd)) {
+    const note = `the engine changed during the run (commit ${buildAtStart.commit} -> ${buildAtEnd.commit}, addon built ${buildAtStart.addon?.built} -> ${buildAtEnd.addon?.built})`;
+    notes.push(note);
+    progress(`note: ${note}`);
+  }
+  const summary = summarize(runs, shapes.map((s) => s.id), servers.map((s) => s.id), config.rounds);
+  const goals = evaluateGoals(summary);
+  const micro = config.micro ? await runMicro() : null;
+
+  const date = new Date();
+  const results = {
+    schema: 1,
+    date: date.toISOString(),
+    mode: config.mode,
+    machine,
+    build: buildAtStart,
+    config: {
+      rounds: config.rounds,
+      duration_s: config.duration,
+      warmup_s: config.warmup,
+      idle_connections: config.idleConnections,
+      pinned: config.pin ? { server_cpu: config.serverCpu, loadgen_cpu: config.loadgenCpu } : false,
+      loadgen: relative(root, loadgenPath()),
+    },
+    notes,
+    servers: servers.map(({ id, label, short }) => ({ id, label, short })),
+    shapes: shapes.map(({ id, label, what, workload, transport, connections, size, inflight, served, metric, unit, lowerIsBetter }) => ({
+      id, label, what, workload, transport, connections, size, inflight, served, metric, unit,
+      lowerIsBetter: Boolean(lowerIsBetter),
+    })),
+    runs,
+    summary,
+    goals,
+    micro,
+    elapsed_s: Math.round((performance.now() - started) / 100) / 10,
+  };
+
+  process.stdout.write(`\nsockengine benchmarks (${config.mode}), ${describeMachine(machine)}\n`);
+  process.stdout.write(`${formatTable(summary, shapes, servers)}\n`);
+  for (const note of notes) process.stdout.write(`note: ${note}\n`);
+  process.stdout.write(`\ngoals (issue #4):\n${formatGoals(goals)}\n`);
+
+  const written = [];
+  const save = (path, text) => {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+    written.push(path);
+  };
+  const json = `${JSON.stringify(results, null, 1)}\n`;
+  if (config.out) {
+    save(config.out, json);
+  } else if (config.mode === 'smoke') {
+    save(join(tmpdir(), `sockengine-bench-smoke-${process.pid}.json`), json);
+  } else {
+    const dir = join(benchDir, 'results');
+    save(join(dir, `${stamp(date)}${config.mode === 'full' ? '' : `-${config.mode}`}.json`), json);
+    if (config.mode === 'full') save(join(dir, 'latest.json'), json);
+  }
+  if (config.svg) save(config.svg, renderChart(results));
+  for (const path of written) progress(`wrote ${path.startsWith(root) ? relative(root, path) : path}`);
+
+  const failed = runs.filter((r) => !r.ok);
+  if (micro && !micro.ok) failed.push({ shape: 'micro', server: '-', error: 'micro-benchmarks failed' });
+  if (failed.length > 0) {
+    process.stderr.write(`bench: ${failed.length} measurement(s) failed:\n`);
+    for (const f of failed) {
+      process.stderr.write(`  ${f.shape} / ${f.server}${f.round ? ` (round ${f.round})` : ''}: ${f.verificationFailed ? 'WRONG REPLY BYTES: ' : ''}${f.error}\n`);
+    }
+    return 1;
+  }
+  progress(`done in ${results.elapsed_s} s`);
+  return 0;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,32 @@
+// Closed-loop ping-pong over TCP or UDP: N connections x message size x messages in flight.
+// The load generator keeps every connection's window full, verifies each reply byte, and
+// reads the server's CPU time from /proc/PID/stat at the start and end of the measurement.
+import { runLoadgen } from '../lib/loadgen.js';
+
+export async function measure({ shape, server, config }) {
+  const run = await runLoadgen({
+    transport: shape.transport,
+    port: server.port,
+    connections: shape.connections,
+    size: shape.size,
+    inflight: shape.inflight,
+    duration: config.duration,
+    warmup: config.warmup,
+    pid: server.pid,
+    cpu: config.loadgenCpu,
+    mode: 'pingpong',
+  });
+  if (!run.ok) return { ok: false, error: run.error, verificationFailed: run.verificationFailed };
+  const r = run.result;
+  return {
+    ok: true,
+    value: r.msgs_per_s,
+    msgs_per_s: r.msgs_per_s,
+    p50_us: r.p50_us,
+    p99_us: r.p99_us,
+    server_cpu_ns_per_msg: r.server_cpu_ns_per_msg,
+    server_cpu_util: r.server_cpu_util,
+    errors: r.errors,
+    lost: r.lost,
+  };
+}
