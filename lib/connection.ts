@@ -5,21 +5,79 @@
  */
 import type { Connection, TcpHandler } from './types.js';
 
+/** What every connection of one server (or one client) shares: one object, not a copy each. */
+export interface ConnectionContext<State = unknown> {
+  readonly handler: TcpHandler<State>;
+  readonly highWaterMark: number;
+}
+
+// Bits of BaseConnection.flags; subclasses use the bits from Flag.FirstFree up.
+export const enum Flag {
+  NeedDrain = 1 << 0,
+  Ending = 1 << 1,
+  DestroyRequested = 1 << 2,
+  CloseDelivered = 1 << 3,
+  FirstFree = 1 << 4,
+}
+
+/**
+ * The fields are few on purpose: an idle server keeps one of these per connection, and each
+ * field costs 8 bytes. Booleans share one integer and the per-server values one context.
+ */
 export abstract class BaseConnection<State = unknown> implements Connection<State> {
   state = undefined as State;
-  protected readonly handler: TcpHandler<State>;
-  protected readonly highWaterMark: number;
-  /** write() returned false: the next drain goes to the handler. */
-  protected needDrain = false;
-  /** end() was called: writes are refused from now on. */
-  protected ending = false;
-  /** destroy() was called: only the promised close() is still delivered. */
-  protected destroyRequested = false;
-  private closeDelivered = false;
+  protected readonly context: ConnectionContext<State>;
+  protected flags = 0;
 
-  constructor(handler: TcpHandler<State>, highWaterMark: number) {
-    this.handler = handler;
-    this.highWaterMark = highWaterMark;
+  constructor(context: ConnectionContext<State>) {
+    this.context = context;
+  }
+
+  protected get handler(): TcpHandler<State> {
+    return this.context.handler;
+  }
+
+  protected get highWaterMark(): number {
+    return this.context.highWaterMark;
+  }
+
+  protected has(flag: number): boolean {
+    return (this.flags & flag) !== 0;
+  }
+
+  protected mark(flag: number, on: boolean): void {
+    this.flags = on ? this.flags | flag : this.flags & ~flag;
+  }
+
+  /** write() returned false: the next drain goes to the handler. */
+  protected get needDrain(): boolean {
+    return this.has(Flag.NeedDrain);
+  }
+  protected set needDrain(on: boolean) {
+    this.mark(Flag.NeedDrain, on);
+  }
+
+  /** end() was called: writes are refused from now on. */
+  protected get ending(): boolean {
+    return this.has(Flag.Ending);
+  }
+  protected set ending(on: boolean) {
+    this.mark(Flag.Ending, on);
+  }
+
+  /** destroy() was called: only the promised close() is still delivered. */
+  protected get destroyRequested(): boolean {
+    return this.has(Flag.DestroyRequested);
+  }
+  protected set destroyRequested(on: boolean) {
+    this.mark(Flag.DestroyRequested, on);
+  }
+
+  private get closeDelivered(): boolean {
+    return this.has(Flag.CloseDelivered);
+  }
+  private set closeDelivered(on: boolean) {
+    this.mark(Flag.CloseDelivered, on);
   }
 
   get closed(): boolean {

@@ -42,9 +42,33 @@ export interface PendingClient {
   reject(error: Error): void;
 }
 
+/**
+ * Connection objects by id, in an array indexed by the id's slot bits (the engine's ids are
+ * generation << 20 | slot, see ConnectionTable in native/loop.h): 8 bytes per connection
+ * where a Map entry takes about 30.
+ */
+export class ConnectionSlots {
+  private readonly slots: Array<NativeConnection | undefined> = [];
+
+  get(id: number): NativeConnection | undefined {
+    const connection = this.slots[id & SLOT_MASK];
+    return connection?.id === id ? connection : undefined;
+  }
+
+  set(id: number, connection: NativeConnection): void {
+    this.slots[id & SLOT_MASK] = connection;
+  }
+
+  delete(id: number): void {
+    if (this.slots[id & SLOT_MASK]?.id === id) this.slots[id & SLOT_MASK] = undefined;
+  }
+}
+
+const SLOT_MASK = (1 << 20) - 1;
+
 export class NativeEngine {
   readonly binding: NativeBinding;
-  readonly connections = new Map<number, NativeConnection>();
+  readonly connections = new ConnectionSlots();
   readonly endpoints = new Map<number, EndpointSink>();
   readonly pendingClients = new Map<number, PendingClient>();
   readonly datagrams = new Map<number, NativeDatagramSocket>();

@@ -1,7 +1,7 @@
 /** The native backend's TCP server, client and connection. */
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { BaseConnection } from '../connection.js';
+import { BaseConnection, Flag, type ConnectionContext } from '../connection.js';
 import { SystemError } from '../errors.js';
 import type { BoundAddress, BuiltinHandlerName, Server, TcpHandler } from '../types.js';
 import { toBytes } from '../validate.js';
@@ -10,26 +10,73 @@ import type { NativeEngine } from './engine.js';
 /** Data, end and close held while paused, replayed in order by resume(). */
 type HeldEvent = { kind: 'data'; chunk: Buffer } | { kind: 'end' } | { kind: 'close' };
 
-export class NativeConnection<State = unknown> extends BaseConnection<State> {
-  private readonly engine: NativeEngine;
-  private readonly id: number;
-  private queued = 0;
-  // The engine has closed this connection (its close arrived, or destroy() was called): its
-  // id may soon name another connection, so nothing may be asked of the engine with it.
-  private gone = false;
-  private paused = false;
-  private held: HeldEvent[] | undefined;
-  private error: Error | undefined;
-  private peerCache: [string, number] | undefined;
+/** A native connection's context: the server's (or client's) handler, plus the engine. */
+export interface NativeContext<State = unknown> extends ConnectionContext<State> {
+  readonly engine: NativeEngine;
+}
 
-  constructor(engine: NativeEngine, id: number, handler: TcpHandler<State>, highWaterMark: number) {
-    super(handler, highWaterMark);
-    this.engine = engine;
+const Gone = Flag.FirstFree;
+const Paused = Flag.FirstFree << 1;
+
+/** What few connections need, made only for them. */
+interface Extra {
+  queued?: number;
+  held?: HeldEvent[];
+  error?: Error;
+  peer?: [string, number];
+}
+
+export class NativeConnection<State = unknown> extends BaseConnection<State> {
+  /** The engine's id for this connection. */
+  readonly id: number;
+  private extra: Extra | undefined;
+
+  constructor(context: NativeContext<State>, id: number) {
+    super(context);
     this.id = id;
   }
 
+  private get engine(): NativeEngine {
+    return (this.context as NativeContext<State>).engine;
+  }
+
+  // The engine has closed this connection (its close arrived, or destroy() was called): its
+  // id may soon name another connection, so nothing may be asked of the engine with it.
+  private get gone(): boolean {
+    return this.has(Gone);
+  }
+  private set gone(on: boolean) {
+    this.mark(Gone, on);
+  }
+
+  private get paused(): boolean {
+    return this.has(Paused);
+  }
+  private set paused(on: boolean) {
+    this.mark(Paused, on);
+  }
+
+  private get held(): HeldEvent[] | undefined {
+    return this.extra?.held;
+  }
+  private set held(events: HeldEvent[] | undefined) {
+    if (events !== undefined || this.extra) (this.extra ??= {}).held = events;
+  }
+
+  private get error(): Error | undefined {
+    return this.extra?.error;
+  }
+  private set error(error: Error | undefined) {
+    if (error !== undefined || this.extra) (this.extra ??= {}).error = error;
+  }
+
   get bufferedBytes(): number {
-    return this.queued;
+    return this.extra?.queued ?? 0;
+  }
+
+  /** Bytes the engine still holds; kept only while there are some. */
+  private set queued(bytes: number) {
+    if (bytes !== 0 || this.extra) (this.extra ??= {}).queued = bytes;
   }
 
   // Read from the socket the first time they are asked for, as node:net does.
@@ -42,11 +89,11 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   }
 
   private peer(): [string, number] {
-    if (this.peerCache === undefined && !this.gone) {
+    if (this.extra?.peer === undefined && !this.gone) {
       const found = this.engine.binding.peerAddress(this.id);
-      if (found) this.peerCache = found;
+      if (found) (this.extra ??= {}).peer = found;
     }
-    return this.peerCache ?? ['', 0];
+    return this.extra?.peer ?? ['', 0];
   }
 
   write(data: Uint8Array | string): boolean {
@@ -108,7 +155,9 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
 
 
   private hold(event: HeldEvent): void {
-    (this.held ??= []).push(event);
+    const held = this.held ?? [];
+    held.push(event);
+    this.held = held;
   }
 
   receiveError(error: Error): void {
@@ -210,9 +259,10 @@ export async function listenNative(engine: NativeEngine, options: NativeListenOp
   if ('errno' in result) throw new SystemError(result.errno, result.syscall, host, options.port);
   const family = isIP(result.address) === 6 ? 'IPv6' : 'IPv4';
   const server = new NativeServer(engine, result.endpoint, { address: result.address, port: result.port, family });
+  const context: NativeContext = { engine, handler: handler ?? {}, highWaterMark: options.highWaterMark };
   engine.endpoints.set(result.endpoint, {
     listensFor: (member) => typeof handler?.[member] === 'function',
-    accept: (id) => new NativeConnection(engine, id, handler ?? {}, options.highWaterMark),
+    accept: (id) => new NativeConnection(context, id),
     idle: () => server.idle(),
   });
   return server;
@@ -229,7 +279,8 @@ export async function connectNative(engine: NativeEngine, options: NativeConnect
   const host = await numericHost(options.host);
   const id = engine.binding.connect(host, options.port);
   if (id < 0) throw new SystemError(id, 'connect', host, options.port);
-  const connection = new NativeConnection(engine, id, options.handler, options.highWaterMark);
+  const context: NativeContext = { engine, handler: options.handler, highWaterMark: options.highWaterMark };
+  const connection = new NativeConnection(context, id);
   return new Promise((resolve, reject) => {
     engine.pendingClients.set(id, { connection, host, port: options.port, resolve, reject });
   });

@@ -1,7 +1,7 @@
 /** The node backend: the same interface over node:net, for comparison and as the fallback. */
 import * as net from 'node:net';
 import { builtinHandler } from '../builtin.js';
-import { BaseConnection } from '../connection.js';
+import { BaseConnection, type ConnectionContext } from '../connection.js';
 import { fromNodeError } from '../errors.js';
 import type { BoundAddress, BuiltinHandlerName, Server, TcpHandler } from '../types.js';
 import { toBytes } from '../validate.js';
@@ -17,8 +17,8 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   private heldEnd = false;
   private heldClose = false;
 
-  constructor(socket: net.Socket, handler: TcpHandler<State>, highWaterMark: number) {
-    super(handler, highWaterMark);
+  constructor(socket: net.Socket, context: ConnectionContext<State>) {
+    super(context);
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.deliverData(chunk));
     socket.on('drain', () => this.deliverDrain());
@@ -155,12 +155,13 @@ export interface NodeListenOptions {
 
 export function listenNode(options: NodeListenOptions): Promise<Server> {
   const handler = typeof options.handler === 'string' ? builtinHandler(options.handler) : options.handler;
+  const context = { handler, highWaterMark: options.highWaterMark };
   const netServer = net.createServer({ noDelay: true, highWaterMark: options.highWaterMark });
   const server = new NodeServer(netServer);
   netServer.on('connection', (socket) => {
     server.connectionOpened();
     socket.on('close', () => server.connectionClosed());
-    new NodeConnection(socket, handler, options.highWaterMark).deliverOpen();
+    new NodeConnection(socket, context).deliverOpen();
   });
   return new Promise((resolve, reject) => {
     netServer.once('error', (error) => reject(fromNodeError(error)));
@@ -186,7 +187,7 @@ export function connectNode(options: NodeConnectOptions): Promise<NodeConnection
     socket.once('error', onConnectError);
     socket.once('connect', () => {
       socket.off('error', onConnectError);
-      const connection = new NodeConnection(socket, options.handler, options.highWaterMark);
+      const connection = new NodeConnection(socket, { handler: options.handler, highWaterMark: options.highWaterMark });
       resolve(connection);
       connection.deliverOpen();
     });
