@@ -4,7 +4,7 @@
  * 127.0.0.1 only. Every child process is killed after each test and every wait is
  * bounded.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { finished, freePort, killStarted, sleep, startProcess, waitFor, type Proc } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sourceDir = join(root, 'examples', 'c');
@@ -25,86 +26,10 @@ type Kind = 'tcp' | 'udp';
 const kinds: readonly Kind[] = ['tcp', 'udp'];
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+afterEach(killStarted);
 
-/** Polls `check` until it is true; throws after `timeoutMs`, naming `what`. */
-async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** A started child with its output so far. */
-interface Proc {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  done: boolean;
-}
-
-const running = new Set<Proc>();
-
-function start(command: string, args: string[]): Proc {
-  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const proc: Proc = { child, stdout: '', stderr: '', code: null, signal: null, done: false };
-  running.add(proc);
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (proc.stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (proc.stderr += chunk));
-  // A child that exits early makes writes to its stdin fail with EPIPE: the test's
-  // assertions report that better than an unhandled error would.
-  child.stdin!.on('error', () => {});
-  child.on('error', (error) => {
-    proc.stderr += `spawn error: ${error.message}\n`;
-    proc.done = true;
-  });
-  child.on('close', (code, signal) => {
-    proc.code = code;
-    proc.signal = signal;
-    proc.done = true;
-  });
-  return proc;
-}
-
-/** Waits for the process to end (output streams closed too); throws after `timeoutMs`. */
-async function finished(proc: Proc, timeoutMs = 5000): Promise<Proc> {
-  await waitFor(() => proc.done, `${proc.child.spawnfile} to exit`, timeoutMs);
-  return proc;
-}
-
-afterEach(async () => {
-  for (const proc of running) {
-    if (!proc.done) {
-      proc.child.kill('SIGKILL');
-      await waitFor(() => proc.done, 'a killed child to go', 5000).catch(() => {});
-    }
-    running.delete(proc);
-  }
-});
-
-/** A port that was free a moment ago: bind port 0 on 127.0.0.1, read it, close. */
-function freePort(kind: Kind): Promise<number> {
-  return new Promise((resolve, reject) => {
-    if (kind === 'tcp') {
-      const server = net.createServer();
-      server.once('error', reject);
-      server.listen(0, HOST, () => {
-        const { port } = server.address() as net.AddressInfo;
-        server.close(() => resolve(port));
-      });
-    } else {
-      const socket = dgram.createSocket('udp4');
-      socket.once('error', reject);
-      socket.bind(0, HOST, () => {
-        const { port } = socket.address();
-        socket.close(() => resolve(port));
-      });
-    }
-  });
-}
+/** Starts a program; its stdin stays open for the test to write to. */
+const start = (command: string, args: string[]) => startProcess(command, command, args);
 
 const programs = ['udp_server', 'udp_client', 'tcp_server', 'tcp_client'];
 /** Where the tests run the programs from: a private copy of the build, see beforeAll. */

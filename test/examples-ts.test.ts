@@ -9,7 +9,7 @@
  * The examples run as `node --import tsx FILE` (what `npx tsx FILE` does, without npx's own
  * start-up), and import the package by its name, which resolves to dist/ (npm run build:ts).
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { finished, freePort, killStarted, sleep, startProcess, waitFor, type Proc } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const examples = join(root, 'examples', 'ts');
@@ -33,49 +34,10 @@ type Kind = 'tcp' | 'udp';
 const backends: readonly Backend[] = ['native', 'node'];
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+afterEach(killStarted);
 
-async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** A started child with its output so far. */
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  done: boolean;
-}
-
-/** Children of the test running now, killed in afterEach. */
-const running = new Set<Proc>();
-
-function start(name: string, command: string, args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const proc: Proc = { name, child, stdout: '', stderr: '', code: null, signal: null, done: false };
-  running.add(proc);
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (proc.stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (proc.stderr += chunk));
-  child.stdin!.on('error', () => {}); // EPIPE from a child that exited early: the assertions say more
-  if (input !== undefined) child.stdin!.end(input);
-  child.on('error', (error) => {
-    proc.stderr += `spawn error: ${error.message}\n`;
-    proc.done = true;
-  });
-  child.on('close', (code, signal) => {
-    proc.code = code;
-    proc.signal = signal;
-    proc.done = true;
-  });
-  return proc;
-}
+const start = (name: string, command: string, args: string[], input?: string, env: NodeJS.ProcessEnv = {}) =>
+  startProcess(name, command, args, { input, env });
 
 /** An example: `node --import tsx examples/ts/FILE ARGS`. Its stdin stays open unless `input` is given. */
 const ts = (file: string, args: string[], input?: string) =>
@@ -86,61 +48,12 @@ const py = (file: string, args: string[], input = '') => start(file, 'python3', 
 let cBinDir = '';
 const c = (program: string, args: string[], input?: string) => start(program, join(cBinDir, program), args, input);
 
-async function finished(proc: Proc, timeoutMs = 15_000): Promise<Proc> {
-  await waitFor(() => proc.done, `${proc.name} to exit (stdout so far: ${JSON.stringify(proc.stdout.slice(-300))})`, timeoutMs);
-  return proc;
-}
-
 /** Waits for a process to exit and checks it said nothing on stderr and exited 0. */
 async function succeeded(proc: Proc, timeoutMs?: number): Promise<Proc> {
   await finished(proc, timeoutMs);
   expect(proc.stderr, `${proc.name} stderr`).toBe('');
   expect(proc.code, `${proc.name} exit status`).toBe(0);
   return proc;
-}
-
-afterEach(async () => {
-  for (const proc of running) {
-    if (!proc.done) {
-      proc.child.kill('SIGKILL');
-      await waitFor(() => proc.done, 'a killed child to go', 5000).catch(() => {});
-    }
-    running.delete(proc);
-  }
-});
-
-/** Ports handed out so far: never the same one twice, so servers started side by side cannot collide. */
-const handedOut = new Set<number>();
-
-/** A port that was free a moment ago (bind port 0 on 127.0.0.1, read it, close). */
-async function freePort(kind: Kind): Promise<number> {
-  for (;;) {
-    const port = await ephemeralPort(kind);
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-}
-
-function ephemeralPort(kind: Kind): Promise<number> {
-  return new Promise((resolve, reject) => {
-    if (kind === 'tcp') {
-      const server = net.createServer();
-      server.once('error', reject);
-      server.listen(0, HOST, () => {
-        const { port } = server.address() as net.AddressInfo;
-        server.close(() => resolve(port));
-      });
-    } else {
-      const socket = dgram.createSocket('udp4');
-      socket.once('error', reject);
-      socket.bind(0, HOST, () => {
-        const { port } = socket.address();
-        socket.close(() => resolve(port));
-      });
-    }
-  });
 }
 
 /** True when some socket is bound to 127.0.0.1:`port` (listening, for TCP), from /proc/net. */
@@ -276,8 +189,8 @@ beforeAll(async () => {
   }
 }, 180_000);
 
-afterAll(() => {
-  for (const proc of running) proc.child.kill('SIGKILL');
+afterAll(async () => {
+  await killStarted();
   if (cBinDir) rmSync(cBinDir, { recursive: true, force: true });
 });
 

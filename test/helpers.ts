@@ -1,5 +1,6 @@
 /** Shared test tools: real loopback peers, waiting, and descriptor counting. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import { readdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { dirname, join } from 'node:path';
@@ -108,5 +109,106 @@ export function exited(child: ChildProcess, timeoutMs = 10_000): Promise<{ code:
       clearTimeout(timer);
       resolve({ code, signal });
     });
+  });
+}
+
+/** A child process started by startProcess(), with its output so far. */
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  done: boolean;
+}
+
+const startedProcs = new Set<Proc>();
+
+/**
+ * Starts `command`, collecting its output. Its stdin stays open unless `input` is given.
+ * killStarted() (in an afterEach) ends whatever is still running.
+ */
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Proc {
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? root,
+    env: { ...process.env, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const proc: Proc = { name, child, stdout: '', stderr: '', code: null, signal: null, done: false };
+  startedProcs.add(proc);
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (proc.stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (proc.stderr += chunk));
+  // A child that exits early makes writes to its stdin fail with EPIPE: the test's
+  // assertions report that better than an unhandled error would.
+  child.stdin!.on('error', () => {});
+  if (options.input !== undefined) child.stdin!.end(options.input);
+  child.on('error', (error) => {
+    proc.stderr += `spawn error: ${error.message}\n`;
+    proc.done = true;
+  });
+  child.on('close', (code, signal) => {
+    proc.code = code;
+    proc.signal = signal;
+    proc.done = true;
+  });
+  return proc;
+}
+
+/** Waits for the process to end (its output streams closed too). */
+export async function finished(proc: Proc, timeoutMs = 15_000): Promise<Proc> {
+  await waitFor(() => proc.done, `${proc.name} to exit (stdout so far: ${JSON.stringify(proc.stdout.slice(-300))})`, timeoutMs);
+  return proc;
+}
+
+/** Kills every process startProcess() started that is still running. */
+export async function killStarted(): Promise<void> {
+  for (const proc of startedProcs) {
+    if (!proc.done) {
+      proc.child.kill('SIGKILL');
+      await waitFor(() => proc.done, 'a killed child to go', 5000).catch(() => {});
+    }
+    startedProcs.delete(proc);
+  }
+}
+
+const portsHandedOut = new Set<number>();
+
+/**
+ * A port that was free a moment ago on 127.0.0.1 (bind port 0, read it, close), never the
+ * same one twice in a file, so servers started side by side cannot collide.
+ */
+export async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
+  for (;;) {
+    const port = await ephemeralPort(kind);
+    if (!portsHandedOut.has(port)) {
+      portsHandedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function ephemeralPort(kind: 'tcp' | 'udp'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (kind === 'tcp') {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
+    } else {
+      const socket = dgram.createSocket('udp4');
+      socket.once('error', reject);
+      socket.bind(0, '127.0.0.1', () => {
+        const { port } = socket.address();
+        socket.close(() => resolve(port));
+      });
+    }
   });
 }
