@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { finished, freePort, killStarted, sleep, startProcess, waitFor, type Proc } from './helpers.js';
+import { finished, freePort, killStarted, LinePeer, sleep, startProcess, waitFor, type Proc } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sourceDir = join(root, 'examples', 'c');
@@ -69,41 +69,8 @@ function clientPort(serverOut: string): number {
   return Number(match[1]);
 }
 
-/** A node:net peer that collects what it receives. */
-class TcpPeer {
-  received = '';
-  closed = false;
-  private constructor(readonly socket: net.Socket) {
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => (this.received += chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => (this.closed = true));
-  }
-
-  static connect(port: number): Promise<TcpPeer> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host: HOST, noDelay: true });
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(new TcpPeer(socket));
-      });
-    });
-  }
-
-  write(data: string): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.write(data, 'latin1', (error) => (error ? reject(error) : resolve())));
-  }
-
-  /** Waits until `count` whole lines have arrived and returns them (then forgets them). */
-  async lines(count: number, timeoutMs = 5000): Promise<string[]> {
-    await waitFor(() => this.received.split('\n').length - 1 >= count || this.closed, `${count} lines`, timeoutMs);
-    const parts = this.received.split('\n');
-    const lines = parts.slice(0, count);
-    this.received = parts.slice(count).join('\n');
-    return lines;
-  }
-}
+/** TCP peers read and write latin1, so any byte the C programs send shows up as one char. */
+const TcpPeer = { connect: (port: number) => LinePeer.connect(port, 'latin1') };
 
 /** A node:dgram peer on 127.0.0.1 that collects the datagrams it receives. */
 class UdpPeer {

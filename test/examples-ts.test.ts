@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { finished, freePort, killStarted, sleep, startProcess, waitFor, type Proc } from './helpers.js';
+import { finished, freePort, killStarted, LinePeer, sleep, startProcess, waitFor, type Proc } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const examples = join(root, 'examples', 'ts');
@@ -102,40 +102,7 @@ function portIn(output: string, pattern: RegExp): number {
   return Number(match[1]);
 }
 
-/** A node:net peer that collects what it receives (as UTF-8 text). */
-class TcpPeer {
-  received = '';
-  closed = false;
-  private constructor(readonly socket: net.Socket) {
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (this.received += chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => (this.closed = true));
-  }
-
-  static connect(port: number): Promise<TcpPeer> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host: HOST, noDelay: true });
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(new TcpPeer(socket));
-      });
-    });
-  }
-
-  write(data: string): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.write(data, (error) => (error ? reject(error) : resolve())));
-  }
-
-  /** Waits for `count` whole lines and returns them (then forgets them). */
-  async lines(count: number, timeoutMs = 5000): Promise<string[]> {
-    await waitFor(() => this.received.split('\n').length - 1 >= count || this.closed, `${count} lines`, timeoutMs);
-    const parts = this.received.split('\n');
-    this.received = parts.slice(count).join('\n');
-    return parts.slice(0, count);
-  }
-}
+const TcpPeer = LinePeer;
 
 /** A node:dgram peer on 127.0.0.1. */
 class UdpPeer {

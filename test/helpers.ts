@@ -212,3 +212,43 @@ function ephemeralPort(kind: 'tcp' | 'udp'): Promise<number> {
     }
   });
 }
+
+/** A node:net peer that collects text and hands it out line by line. */
+export class LinePeer {
+  received = '';
+  closed = false;
+  private constructor(
+    readonly socket: net.Socket,
+    private readonly encoding: BufferEncoding,
+  ) {
+    socket.setEncoding(encoding);
+    socket.on('data', (chunk: string) => (this.received += chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => (this.closed = true));
+  }
+
+  static connect(port: number, encoding: BufferEncoding = 'utf8'): Promise<LinePeer> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve(new LinePeer(socket, encoding));
+      });
+    });
+  }
+
+  write(data: string): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.socket.write(data, this.encoding, (error) => (error ? reject(error) : resolve())),
+    );
+  }
+
+  /** Waits until `count` whole lines have arrived and returns them (then forgets them). */
+  async lines(count: number, timeoutMs = 5000): Promise<string[]> {
+    await waitFor(() => this.received.split('\n').length - 1 >= count || this.closed, `${count} lines`, timeoutMs);
+    const parts = this.received.split('\n');
+    this.received = parts.slice(count).join('\n');
+    return parts.slice(0, count);
+  }
+}

@@ -3,25 +3,30 @@
 // reads the server's CPU time from /proc/PID/stat at the start and end of the measurement.
 import { runLoadgen } from '../lib/loadgen.js';
 
-export async function measure({ shape, server, config }) {
+export function measure(context) {
+  return measureLoadgen(context, 'pingpong', 'msgs_per_s');
+}
+
+/** One load-generator run in `mode`; `metric` names the JSON field quoted as the value. */
+export async function measureLoadgen({ shape, server, config }, mode, metric) {
   const run = await runLoadgen({
     transport: shape.transport,
     port: server.port,
     connections: shape.connections,
     size: shape.size,
-    inflight: shape.inflight,
+    inflight: mode === 'churn' ? 1 : shape.inflight,
     duration: config.duration,
     warmup: config.warmup,
     pid: server.pid,
     cpu: config.loadgenCpu,
-    mode: 'pingpong',
+    mode,
   });
   if (!run.ok) return { ok: false, error: run.error, verificationFailed: run.verificationFailed };
   const r = run.result;
   return {
     ok: true,
-    value: r.msgs_per_s,
-    msgs_per_s: r.msgs_per_s,
+    value: r[metric],
+    [metric]: r[metric],
     p50_us: r.p50_us,
     p99_us: r.p99_us,
     server_cpu_ns_per_msg: r.server_cpu_ns_per_msg,
