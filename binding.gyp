@@ -3,8 +3,8 @@
     {
       "target_name": "sockengine",
       "sources": [
-        "native/addon/addon.cc",
-        "native/addon/measure.cc",
+        "native/addon/bindings.cc",
+        "native/addon/engine.cc",
         "native/handlers/echo.cc",
         "native/handlers/handler.cc",
         "native/handlers/reply.cc",
@@ -45,6 +45,33 @@
       "with_bench==1",
       {
         "targets": [
+          {
+            "target_name": "sockengine_bench",
+            "sources": [
+              "native/addon/measure.cc",
+              "native/handlers/uppercase.cc"
+            ],
+            "include_dirs": [
+              "<!(node -p \"require('node-addon-api').include_dir\")"
+            ],
+            "defines": [
+              "NAPI_VERSION=8",
+              "NAPI_DISABLE_CPP_EXCEPTIONS"
+            ],
+            "cflags_cc": [
+              "-std=c++17",
+              "-O3",
+              "-Wall",
+              "-Wextra",
+              "-fvisibility=hidden"
+            ],
+            "cflags_cc!": [
+              "-std=gnu++17"
+            ],
+            "libraries": [
+              "-lpthread"
+            ]
+          },
           {
             "target_name": "loadgen",
             "type": "executable",

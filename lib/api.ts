@@ -25,6 +25,7 @@ import {
   checkHandler,
   checkHost,
   checkInteger,
+  checkKnownOptions,
   checkPort,
   checkTransport,
   requireObject,
@@ -39,6 +40,55 @@ const DEFAULT_HIGH_WATER_MARK = 16 * 1024;
 const DEFAULT_BACKLOG = 511;
 /** Room for the largest UDP payload (65,507 bytes over IPv4, 65,527 over IPv6). */
 const MAX_DATAGRAM_SIZE = 65536;
+/**
+ * A write queue's limit: 1,024 times the high-water mark, room for any burst a handler
+ * that honours write()'s false would make, while 50 peers that never read cost at most
+ * 800 MiB instead of all the memory there is (docs/design.md, "Limits").
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+const INT32_MAX = 2 ** 31 - 1;
+
+const commonOptions = ['transport', 'host', 'port', 'backend', 'handler'] as const;
+const connectionOptions = [
+  'highWaterMark',
+  'idleTimeout',
+  'maxBufferedBytes',
+  'allowHalfOpen',
+  'noDelay',
+  'keepAlive',
+  'keepAliveInitialDelay',
+] as const;
+const knownOptions = {
+  tcpListen: [...commonOptions, 'backlog', 'ipv6Only', 'maxConnections', ...connectionOptions],
+  tcpConnect: [...commonOptions, ...connectionOptions],
+  udpListen: [...commonOptions, 'ipv6Only', 'maxDatagramSize'],
+  udpConnect: [...commonOptions, 'maxDatagramSize'],
+};
+
+/** The options every TCP connection has, checked, with their defaults. */
+function connectionSettings(given: Record<string, unknown>, builtin: boolean) {
+  const allowHalfOpen = checkBoolean(given.allowHalfOpen, 'allowHalfOpen', false);
+  if (allowHalfOpen && builtin) {
+    throw new RangeError(
+      'options.allowHalfOpen applies to JavaScript handlers: a built-in handler ends its side once its replies are sent',
+    );
+  }
+  return {
+    highWaterMark: checkInteger(given.highWaterMark, 'highWaterMark', DEFAULT_HIGH_WATER_MARK, 0, INT32_MAX),
+    idleTimeout: checkInteger(given.idleTimeout, 'idleTimeout', 0, 0, INT32_MAX),
+    maxBufferedBytes: checkInteger(
+      given.maxBufferedBytes,
+      'maxBufferedBytes',
+      DEFAULT_MAX_BUFFERED_BYTES,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    allowHalfOpen,
+    noDelay: checkBoolean(given.noDelay, 'noDelay', true),
+    keepAlive: checkBoolean(given.keepAlive, 'keepAlive', false),
+    keepAliveInitialDelay: checkInteger(given.keepAliveInitialDelay, 'keepAliveInitialDelay', 0, 0, INT32_MAX),
+  };
+}
 
 let warnedFallback = false;
 
@@ -79,6 +129,7 @@ export async function listen(options: UdpListenOptions): Promise<UdpServer>;
 export async function listen(options: ListenOptions | UdpListenOptions): Promise<Server | UdpServer> {
   const given = requireObject(options, 'options');
   const transport = checkTransport(given.transport);
+  checkKnownOptions(given, transport === 'udp' ? knownOptions.udpListen : knownOptions.tcpListen, `listen({ transport: '${transport}' })`);
   const host = checkHost(given.host, DEFAULT_HOST);
   const port = checkPort(given.port, DEFAULT_PORT, true);
   const ipv6Only = checkBoolean(given.ipv6Only, 'ipv6Only', false);
@@ -93,13 +144,15 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
     const backend = resolveBackend(checkBackend(given.backend));
     return backend === 'native' ? listenUdpNative(engine(), settings) : listenUdpNode(settings);
   }
+  const handler = checkHandler(given.handler, true);
   const settings = {
     host,
     port,
     ipv6Only,
     backlog: checkInteger(given.backlog, 'backlog', DEFAULT_BACKLOG, 1, 65535),
-    highWaterMark: checkInteger(given.highWaterMark, 'highWaterMark', DEFAULT_HIGH_WATER_MARK, 0, 2 ** 31 - 1),
-    handler: checkHandler(given.handler, true),
+    maxConnections: checkInteger(given.maxConnections, 'maxConnections', 0, 0, INT32_MAX),
+    ...connectionSettings(given, typeof handler === 'string'),
+    handler,
   };
   const backend = resolveBackend(checkBackend(given.backend));
   return backend === 'native' ? listenNative(engine(), settings) : listenNode(settings);
@@ -114,6 +167,7 @@ export async function connect(options: UdpConnectOptions): Promise<DatagramSocke
 export async function connect(options: ConnectOptions | UdpConnectOptions): Promise<Connection | DatagramSocket> {
   const given = requireObject(options, 'options');
   const transport = checkTransport(given.transport);
+  checkKnownOptions(given, transport === 'udp' ? knownOptions.udpConnect : knownOptions.tcpConnect, `connect({ transport: '${transport}' })`);
   const host = checkHost(given.host, DEFAULT_HOST);
   const port = checkPort(given.port, undefined, false);
   if (transport === 'udp') {
@@ -129,7 +183,7 @@ export async function connect(options: ConnectOptions | UdpConnectOptions): Prom
   const settings = {
     host,
     port,
-    highWaterMark: checkInteger(given.highWaterMark, 'highWaterMark', DEFAULT_HIGH_WATER_MARK, 0, 2 ** 31 - 1),
+    ...connectionSettings(given, false),
     handler: checkHandler(given.handler, false) as ConnectOptions['handler'],
   };
   const backend = resolveBackend(checkBackend(given.backend));

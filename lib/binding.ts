@@ -8,21 +8,35 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The addon's exports (native/addon/addon.cc). */
+/** What every connection of an endpoint shares, as the engine takes it (ConnectionSettings in native/loop.h). */
+export interface EngineConnectionSettings {
+  idleTimeout: number;
+  maxBufferedBytes: number;
+  noDelay: boolean;
+  keepAlive: boolean;
+  keepAliveInitialDelay: number;
+}
+
+/** The addon's exports (native/addon/bindings.cc). */
 export interface NativeBinding {
   setBatchCallback(callback: (records: Int32Array, bytes: Buffer) => void): void;
   listen(
     host: string,
     port: number,
-    backlog: number,
-    ipv6Only: boolean,
-    builtin: string | null,
-    deliverOpen: boolean,
+    settings: EngineConnectionSettings & {
+      backlog: number;
+      ipv6Only: boolean;
+      builtin: string | null;
+      deliverOpen: boolean;
+      maxConnections: number;
+    },
   ): { endpoint: number; address: string; port: number } | { errno: number; syscall: string };
   peerAddress(id: number): [string, number] | null;
   closeListener(endpoint: number): number;
   endpointConnections(endpoint: number): number;
-  connect(host: string, port: number): number;
+  endpointStats(endpoint: number): import('./types.js').ServerStats | null;
+  closeEndpointConnections(endpoint: number): number;
+  connect(host: string, port: number, settings: EngineConnectionSettings): number;
   write(id: number, bytes: Uint8Array): number;
   end(id: number): number;
   destroy(id: number): number;
@@ -46,9 +60,6 @@ export interface NativeBinding {
   closeDatagram(id: number): number;
   datagramStats(id: number): import('./types.js').DatagramStats | null;
   disableBatchedDatagrams(): void;
-  measureThreadHop(rounds: number, callback: () => void): Promise<number>;
-  uppercase(bytes: Uint8Array): void;
-  noop(): void;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');

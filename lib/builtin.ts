@@ -13,26 +13,24 @@ export function uppercaseAscii(bytes: Uint8Array): Uint8Array {
   return bytes;
 }
 
+/**
+ * Queued reply bytes at which a built-in stops reading from its peer until the queue
+ * drains: the same threshold as the native built-ins (kBuiltinHighWater in native/tcp.cc),
+ * so a peer that sends without reading costs bounded memory on both backends.
+ */
+export const BUILTIN_HIGH_WATER = 1024 * 1024;
+
 /** A JavaScript handler object doing what the named built-in does. */
 export function builtinHandler(name: BuiltinHandlerName): TcpHandler {
-  if (name === 'uppercase') {
-    return {
-      data(connection, chunk) {
-        connection.write(uppercaseAscii(chunk));
-      },
-    };
-  }
-  if (name === 'echo') {
-    return {
-      data(connection, chunk) {
-        connection.write(chunk);
-      },
-    };
-  }
-  const reply = Buffer.from(name.slice('reply:'.length));
+  const reply = name.startsWith('reply:') ? Buffer.from(name.slice('reply:'.length)) : undefined;
+  const answer = name === 'uppercase' ? uppercaseAscii : (chunk: Uint8Array) => reply ?? chunk;
   return {
-    data(connection) {
-      connection.write(reply);
+    data(connection, chunk) {
+      connection.write(answer(chunk));
+      if (connection.bufferedBytes >= BUILTIN_HIGH_WATER) connection.pause();
+    },
+    drain(connection) {
+      connection.resume();
     },
   };
 }

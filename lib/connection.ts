@@ -1,14 +1,27 @@
 /**
  * What both backends share about a connection: the user's state slot, the peer's address and
  * the rules for calling the handler (open first, close exactly once and last, drain only
- * after write() said false, nothing after destroy() but the close it promises).
+ * after write() said false, nothing after destroy() but the close it promises), and what
+ * happens when a handler member throws:
+ *
+ *   the connection's error(conn, err) runs, if the handler has one (else the exception is
+ *   reported as uncaught, as node:net's would be); then the connection is destroyed and
+ *   close(conn, err) follows. A throw from error() or close() is reported as uncaught. Either
+ *   way it costs this connection only: the server and its other connections go on.
  */
+import { asError, reportUncaught } from './errors.js';
 import type { Connection, TcpHandler } from './types.js';
 
 /** What every connection of one server (or one client) shares: one object, not a copy each. */
 export interface ConnectionContext<State = unknown> {
   readonly handler: TcpHandler<State>;
   readonly highWaterMark: number;
+  /** After the peer's end, keep our side open until end() (node:net's allowHalfOpen). */
+  readonly allowHalfOpen: boolean;
+  /** Milliseconds without traffic before the connection is closed; 0: never. */
+  readonly idleTimeout: number;
+  /** Bytes a write may leave queued before the connection fails; 0: no limit. */
+  readonly maxBufferedBytes: number;
 }
 
 // Bits of BaseConnection.flags; subclasses use the bits from Flag.FirstFree up.
@@ -89,52 +102,104 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
   abstract get bufferedBytes(): number;
   abstract write(data: Uint8Array | string): boolean;
   abstract end(): void;
-  abstract destroy(): void;
   abstract pause(): void;
   abstract resume(): void;
+  /** Closes at once, dropping queued bytes; close(conn, error) follows. */
+  protected abstract abort(error?: Error): void;
+
+  destroy(): void {
+    this.abort();
+  }
 
   deliverOpen(): void {
-    if (this.closed) return;
-    this.handler.open?.(this);
+    const open = this.handler.open;
+    if (this.closed || open === undefined) return;
+    try {
+      open.call(this.handler, this);
+    } catch (error) {
+      this.handlerThrew(error);
+    }
   }
 
   deliverData(chunk: Buffer): void {
-    if (this.closed) return;
-    this.handler.data?.(this, chunk);
+    const data = this.handler.data;
+    if (this.closed || data === undefined) return;
+    try {
+      data.call(this.handler, this, chunk);
+    } catch (error) {
+      this.handlerThrew(error);
+    }
   }
 
   deliverDrain(): void {
     if (this.closed || !this.needDrain) return;
     this.needDrain = false;
-    this.handler.drain?.(this);
+    const drain = this.handler.drain;
+    if (drain === undefined) return;
+    try {
+      drain.call(this.handler, this);
+    } catch (error) {
+      this.handlerThrew(error);
+    }
   }
 
   deliverEnd(): void {
-    if (this.closed) return;
-    this.handler.end?.(this);
+    const end = this.handler.end;
+    if (this.closed || end === undefined) return;
+    try {
+      end.call(this.handler, this);
+    } catch (error) {
+      this.handlerThrew(error);
+    }
   }
 
   /**
    * The peer is done: the handler hears end(), may write a last reply, then our side ends
-   * (node:net's default, allowHalfOpen false), even if end() threw: a half-open connection
-   * would never close.
+   * (node:net's default) unless allowHalfOpen keeps it open until the handler calls end().
    */
   protected endedByPeer(): void {
-    try {
-      this.deliverEnd();
-    } finally {
-      this.end();
-    }
+    this.deliverEnd();
+    if (!this.context.allowHalfOpen) this.end();
   }
 
   deliverError(error: Error): void {
-    if (this.closed) return;
-    this.handler.error?.(this, error);
+    const onError = this.handler.error;
+    if (this.closed || onError === undefined) return;
+    try {
+      onError.call(this.handler, this, error);
+    } catch (thrown) {
+      // The connection is failing already; its close follows.
+      reportUncaught(thrown);
+    }
   }
 
   deliverClose(error?: Error): void {
     if (this.closeDelivered) return;
     this.closeDelivered = true;
-    this.handler.close?.(this, error);
+    const close = this.handler.close;
+    if (close === undefined) return;
+    try {
+      close.call(this.handler, this, error);
+    } catch (thrown) {
+      reportUncaught(thrown);
+    }
+  }
+
+  /** A handler member threw: the failure policy at the top of this file. */
+  protected handlerThrew(thrown: unknown): void {
+    // Already destroyed (the member called destroy() and then threw): nothing left to cost.
+    if (this.closed) return reportUncaught(thrown);
+    const error = asError(thrown);
+    const onError = this.handler.error;
+    if (onError === undefined) {
+      reportUncaught(thrown);
+    } else {
+      try {
+        onError.call(this.handler, this, error);
+      } catch (again) {
+        reportUncaught(again);
+      }
+    }
+    this.abort(error);
   }
 }

@@ -13,6 +13,7 @@ import type {
   UdpHandler,
   UdpServer,
 } from './types.js';
+import { asError, reportUncaught } from './errors.js';
 import { toBytes } from './validate.js';
 
 /** An outgoing datagram after its arguments were checked. */
@@ -74,15 +75,39 @@ export abstract class BaseDatagramSocket<State = unknown> implements DatagramSoc
     if (this.isClosed) return;
     this.isClosed = true;
     this.closeSocket();
-    process.nextTick(() => this.handler.close?.(this));
+    process.nextTick(() => {
+      try {
+        this.handler.close?.(this);
+      } catch (error) {
+        reportUncaught(error);
+      }
+    });
   }
 
+  /**
+   * A datagram arrived. If message() throws, the socket's error() hears it (else it is
+   * reported as uncaught, as node:dgram's would be); either way the socket keeps serving:
+   * one bad datagram costs only itself.
+   */
   deliverMessage(data: Buffer, rinfo: RemoteInfo): void {
-    if (!this.isClosed) this.handler.message?.(this, data, rinfo);
+    const message = this.handler.message;
+    if (this.isClosed || message === undefined) return;
+    try {
+      message.call(this.handler, this, data, rinfo);
+    } catch (thrown) {
+      if (this.handler.error === undefined) reportUncaught(thrown);
+      else this.deliverError(asError(thrown));
+    }
   }
 
   deliverError(error: Error): void {
-    if (!this.isClosed) this.handler.error?.(this, error);
+    const onError = this.handler.error;
+    if (this.isClosed || onError === undefined) return;
+    try {
+      onError.call(this.handler, this, error);
+    } catch (thrown) {
+      reportUncaught(thrown);
+    }
   }
 
   private check(data: unknown, port: unknown, address: unknown, what: string): OutgoingDatagram {
@@ -133,5 +158,9 @@ export class DatagramServer implements UdpServer {
   close(): Promise<void> {
     this.closing ??= Promise.resolve(this.socket.close());
     return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -1,33 +1,55 @@
 /**
- * Errors with stable codes. System errors keep what the OS said: `code` (e.g. `EADDRINUSE`),
- * `errno` (negative, as in Node) and `syscall`.
+ * Errors with stable codes: one base class, one subclass per failure. System errors keep
+ * what the OS said: `code` (e.g. `EADDRINUSE`), `errno` (negative, as in Node) and
+ * `syscall`. Both backends report the same failure with the same class, code, errno and
+ * syscall.
  */
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 
-/** An error from the operating system, shaped like Node's own system errors. */
-export class SystemError extends Error {
-  /** The error's name, e.g. `ECONNRESET`. */
+/** The base of every error sockengine makes; `code` is stable across releases. */
+export class SockengineError extends Error {
+  /** A stable identifier: an OS name such as `ECONNRESET`, or `ERR_SOCKENGINE_...`. */
   readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Where a system error happened, beyond its errno and syscall. */
+export interface SystemErrorDetails {
+  /** The name Node gave it, when it is not the errno's own (DNS errors: `ENOTFOUND`). */
+  code?: string;
+  /** The host name that failed to resolve. */
+  hostname?: string;
+}
+
+/** An error from the operating system, shaped like Node's own system errors. */
+export class SystemError extends SockengineError {
   /** The negative errno, e.g. -104. */
   readonly errno: number;
-  /** The call that failed, e.g. `bind`, `read`, `connect`. */
+  /** The call that failed, e.g. `bind`, `read`, `connect`, `getaddrinfo`. */
   readonly syscall: string;
   /** The address involved, when there is one. */
   readonly address?: string;
   /** The port involved, when there is one. */
   readonly port?: number;
+  /** The host name that failed to resolve (getaddrinfo errors). */
+  readonly hostname?: string;
 
-  constructor(errno: number, syscall: string, address?: string, port?: number) {
-    const code = errorName(errno);
+  constructor(errno: number, syscall: string, address?: string, port?: number, details: SystemErrorDetails = {}) {
+    const code = details.code ?? errorName(errno);
     const description = getSystemErrorMap().get(errno)?.[1] ?? 'unknown error';
-    const where = address === undefined ? '' : port === undefined ? ` ${address}` : ` ${address}:${port}`;
-    super(`${syscall} ${code}: ${description}${where}`);
-    this.name = 'SystemError';
-    this.code = code;
+    const target = details.hostname ?? address;
+    const where = target === undefined ? '' : port === undefined ? ` ${target}` : ` ${target}:${port}`;
+    super(code, `${syscall} ${code}: ${description}${where}`);
     this.errno = errno;
     this.syscall = syscall;
     if (address !== undefined) this.address = address;
     if (port !== undefined) this.port = port;
+    if (details.hostname !== undefined) this.hostname = details.hostname;
   }
 }
 
@@ -39,22 +61,71 @@ function errorName(errno: number): string {
   }
 }
 
-/** Thrown when the native backend is asked for but the addon cannot be loaded. */
-export class NativeUnavailableError extends Error {
-  readonly code = 'ERR_SOCKENGINE_NATIVE_UNAVAILABLE';
-  constructor(reason: string) {
-    super(`sockengine: the native addon cannot be loaded: ${reason}`);
-    this.name = 'NativeUnavailableError';
+const ETIMEDOUT = -110;
+
+/**
+ * A connection had no traffic in either direction for `idleTimeout` ms and was closed.
+ * Its code is `ETIMEDOUT` (and errno -110), what a user checking for timeouts already
+ * looks for.
+ */
+export class IdleTimeoutError extends SockengineError {
+  readonly errno = ETIMEDOUT;
+  /** The idle timeout that passed, in milliseconds. */
+  readonly timeout: number;
+
+  constructor(timeout: number) {
+    super('ETIMEDOUT', `connection idle for ${timeout} ms (idleTimeout), closed`);
+    this.timeout = timeout;
   }
 }
 
-/** Copies the fields of a Node system error (from node:net) onto a SystemError. */
-export function fromNodeError(error: Error): Error {
-  const e = error as NodeJS.ErrnoException;
-  if (typeof e.errno === 'number' && typeof e.syscall === 'string') {
-    const address = (e as { address?: string }).address;
-    const port = (e as { port?: number }).port;
-    return new SystemError(e.errno, e.syscall, address, port);
+/** A write would have queued more than the connection's `maxBufferedBytes`. */
+export class BufferFullError extends SockengineError {
+  /** The limit that was passed, in bytes. */
+  readonly limit: number;
+
+  constructor(limit: number) {
+    super(
+      'ERR_SOCKENGINE_BUFFER_FULL',
+      `write would queue more than maxBufferedBytes (${limit} bytes): the peer is not reading; connection closed`,
+    );
+    this.limit = limit;
   }
-  return error;
+}
+
+/** Thrown when the native backend is asked for but the addon cannot be loaded. */
+export class NativeUnavailableError extends SockengineError {
+  constructor(reason: string) {
+    super('ERR_SOCKENGINE_NATIVE_UNAVAILABLE', `sockengine: the native addon cannot be loaded: ${reason}`);
+  }
+}
+
+/** Node reports an address in use at listen(), because libuv binds late; the kernel's bind() is what refused it. */
+const bindErrors = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES']);
+
+/**
+ * The SystemError for a Node error (from node:net, node:dns or node:dgram), with the same
+ * code, errno and syscall the native backend reports for the same failure.
+ */
+export function fromNodeError(error: Error): Error {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  if (typeof e.errno !== 'number' || typeof e.syscall !== 'string') return error;
+  const syscall = e.syscall === 'listen' && bindErrors.has(e.code ?? '') ? 'bind' : e.syscall;
+  return new SystemError(e.errno, syscall, e.address, e.port, { code: e.code, hostname: e.hostname });
+}
+
+/**
+ * Reports an error as uncaught, as Node does for a throw in its own socket callbacks: the
+ * process's 'uncaughtException' listeners hear it, and without one the process exits. A
+ * tick, so that the code that caught it finishes its own work first.
+ */
+export function reportUncaught(error: unknown): void {
+  process.nextTick(() => {
+    throw error;
+  });
+}
+
+/** A thrown value as an Error (a handler may throw a string). */
+export function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(`a handler threw a non-Error value: ${String(value)}`);
 }

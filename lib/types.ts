@@ -40,8 +40,9 @@ export interface Connection<State = unknown> {
   /** Closes at once, dropping queued bytes; close() follows with no error. */
   destroy(): void;
   /**
-   * Stops reading from the socket until resume(): nothing more is delivered meanwhile, not
-   * data, nor the peer's end, nor an error or close (destroy() still ends it with close()).
+   * Stops reading from the socket until resume(): no data and not the peer's end are
+   * delivered meanwhile. A failure still is: if the peer resets (or the idle timeout
+   * passes), error() and close() follow at once, and what was held is dropped.
    */
   pause(): void;
   /** Starts delivering data() again, beginning with anything held while paused. */
@@ -55,20 +56,57 @@ export interface Connection<State = unknown> {
 export interface TcpHandler<State = any> {
   /** The connection is established (accepted by a server, or connected by a client). */
   open?(connection: Connection<State>): void;
-  /** Bytes arrived. TCP is a stream: one write by the peer may arrive split or merged. */
+  /**
+   * Bytes arrived. TCP is a stream: one write by the peer may arrive split or merged. The
+   * chunk is the handler's to keep: it holds its own memory, as node:net's chunks do.
+   */
   data?(connection: Connection<State>, chunk: Buffer): void;
   /** The write queue emptied after write() returned false. */
   drain?(connection: Connection<State>): void;
   /** The peer half-closed: no more data will come. The engine then ends its own side. */
   end?(connection: Connection<State>): void;
-  /** The connection failed; close() follows with the same error. */
+  /**
+   * The connection failed (a reset, the idle timeout, a full write queue...), or another
+   * member of this handler threw; close() follows with the same error. Without this member
+   * a throw from the others is reported as an uncaught exception (the connection is still
+   * closed, and the server goes on if the process survives it).
+   */
   error?(connection: Connection<State>, error: Error): void;
   /** The connection is gone, with the error that ended it, if any. Called exactly once. */
   close?(connection: Connection<State>, error?: Error): void;
 }
 
+/** Limits and socket options shared by listen() (for every connection) and connect(). */
+export interface ConnectionOptions {
+  /** Queued bytes at which write() starts returning false. Default 16384. */
+  highWaterMark?: number;
+  /**
+   * Milliseconds with no traffic in either direction after which a connection is closed
+   * with an `ETIMEDOUT` error (IdleTimeoutError). Default 0: never.
+   */
+  idleTimeout?: number;
+  /**
+   * Bytes a write may leave queued (the kernel's own buffer not counted) before the
+   * connection fails with `ERR_SOCKENGINE_BUFFER_FULL`: a peer that stops reading cannot
+   * make the process grow without bound. Default 16 MiB; 0 means no limit.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * After the peer's end, keep our side open until the handler calls end() (node:net's
+   * allowHalfOpen). Default false: our side ends after the handler's end(). JavaScript
+   * handlers only.
+   */
+  allowHalfOpen?: boolean;
+  /** TCP_NODELAY: send small writes at once. Default true. */
+  noDelay?: boolean;
+  /** SO_KEEPALIVE probes on silent connections. Default false. */
+  keepAlive?: boolean;
+  /** Milliseconds of silence before the first keep-alive probe (whole seconds). Default 0: the system's. */
+  keepAliveInitialDelay?: number;
+}
+
 /** Options of listen() for TCP. */
-export interface ListenOptions {
+export interface ListenOptions extends ConnectionOptions {
   /** `tcp` (the default) or `udp` (see UdpListenOptions). */
   transport?: 'tcp';
   /** Address to bind: a numeric IPv4/IPv6 address or a host name. Default `127.0.0.1`. */
@@ -81,14 +119,17 @@ export interface ListenOptions {
   handler: BuiltinHandlerName | TcpHandler;
   /** Length of the kernel's accept queue. Default 511. */
   backlog?: number;
-  /** Queued bytes at which write() starts returning false. Default 16384. */
-  highWaterMark?: number;
   /** For IPv6 hosts: accept IPv6 only (no IPv4-mapped peers). Default false. */
   ipv6Only?: boolean;
+  /**
+   * Connections open at once; those beyond it are accepted and closed at once (the peer
+   * sees a close, not a hang) and counted in stats().rejected. Default 0: no limit.
+   */
+  maxConnections?: number;
 }
 
 /** Options of connect() for TCP. */
-export interface ConnectOptions {
+export interface ConnectOptions extends ConnectionOptions {
   /** `tcp` (the default) or `udp` (see UdpConnectOptions). */
   transport?: 'tcp';
   /** The server's address or host name. Default `127.0.0.1`. */
@@ -99,8 +140,6 @@ export interface ConnectOptions {
   backend?: BackendChoice;
   /** A JavaScript handler object. */
   handler: TcpHandler;
-  /** Queued bytes at which write() starts returning false. Default 16384. */
-  highWaterMark?: number;
 }
 
 /** The address a server is bound to. */
@@ -110,8 +149,30 @@ export interface BoundAddress {
   family: 'IPv4' | 'IPv6';
 }
 
+/** Counters of a TCP server, the same on both backends. */
+export interface ServerStats {
+  /** Connections open now. */
+  connections: number;
+  /** Connections accepted and served. */
+  accepted: number;
+  /** Connections accepted and closed at once because maxConnections were open. */
+  rejected: number;
+  /** Connections closed by the idle timeout. */
+  timedOut: number;
+}
+
+/** Options of Server.close(). */
+export interface CloseOptions {
+  /**
+   * Milliseconds to wait for open connections to finish; then the rest are destroyed
+   * (each one's close() follows) and the promise resolves. Default: wait for as long as
+   * they take.
+   */
+  timeout?: number;
+}
+
 /** A listening server, on either backend. */
-export interface Server {
+export interface Server extends AsyncDisposable {
   /** The backend actually serving (what `auto` chose). */
   readonly backend: Backend;
   /** `tcp`. */
@@ -120,11 +181,14 @@ export interface Server {
   address(): BoundAddress;
   /** Connections open now. */
   readonly connections: number;
+  /** Counters since listen(); still readable after close(). */
+  stats(): ServerStats;
   /**
-   * Stops accepting, lets open connections finish, and resolves when the last one has
-   * closed. Calling it again returns the same promise.
+   * Stops accepting, lets open connections finish (or, with `timeout`, destroys those left
+   * when it passes), and resolves when the last one has closed. Calling it again returns
+   * the same promise. `await using server = await listen(...)` closes it the same way.
    */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
 
 /** Where a datagram came from, and how big it really was. */
@@ -224,7 +288,7 @@ export interface UdpConnectOptions {
 }
 
 /** A bound UDP server. */
-export interface UdpServer {
+export interface UdpServer extends AsyncDisposable {
   readonly backend: Backend;
   readonly transport: 'udp';
   address(): BoundAddress;

@@ -16,6 +16,27 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
+/**
+ * Rejects any key of `given` that is not in `known`, with a TypeError naming it: an option
+ * sockengine does not have (tls, signal...) must not look accepted.
+ */
+export function checkKnownOptions(given: Record<string, unknown>, known: readonly string[], call: string): void {
+  for (const key of Object.keys(given)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`options.${key} is not an option of ${call} (its options: ${known.join(', ')})`);
+    }
+  }
+}
+
+/** close()'s options: `{ timeout }` in milliseconds, or nothing. */
+export function checkCloseOptions(value: unknown): { timeout?: number } {
+  if (value === undefined) return {};
+  const given = requireObject(value, 'close(options)');
+  checkKnownOptions(given, ['timeout'], 'close()');
+  if (given.timeout === undefined) return {};
+  return { timeout: checkInteger(given.timeout, 'timeout', 0, 0, 2 ** 31 - 1) };
+}
+
 export function requireObject(value: unknown, name: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`${name} must be an object, got ${describe(value)}`);

@@ -13,6 +13,11 @@ static constexpr int kEventsPerWakeup = 1024;
 // One shared receive buffer for built-in connections, and the room reserved in the batch
 // arena per JavaScript read: 64 KiB matches libuv's read size and a loopback TCP segment.
 static constexpr size_t kReceiveBufferSize = 64 * 1024;
+// The idle sweep runs at a quarter of the shortest idle timeout, so a connection closes
+// between 1 and 1.25 timeouts after its last traffic; never more often than every 10 ms
+// (the sweep walks the whole table) nor less than once a second.
+static constexpr uint32_t kMinSweepMs = 10;
+static constexpr uint32_t kMaxSweepMs = 1000;
 
 Connection* ConnectionTable::allocate() {
   uint32_t slot;
@@ -90,6 +95,10 @@ void Loop::runOnce() {
       case Socket::kDatagram:
         onDatagramReady(static_cast<DatagramSocket*>(socket));
         break;
+      case Socket::kTimer:
+        sys::timerDrain(idleTimer_.fd.get());
+        sweepIdle();
+        break;
     }
   }
   running_ = false;
@@ -107,9 +116,53 @@ void Loop::clearBatch() {
   }
 }
 
-void Loop::push(EventType type, uint32_t id, uint32_t endpoint, int32_t code, int32_t length) {
+void Loop::push(EventType type, uint32_t id, int32_t endpoint, int32_t code, int32_t detail) {
   if (!running_ && events_.empty()) poller_.wake();
-  events_.push_back({static_cast<int32_t>(type), static_cast<int32_t>(id), 0, length, code, static_cast<int32_t>(endpoint)});
+  events_.push_back({static_cast<int32_t>(type), static_cast<int32_t>(id), endpoint, 0, 0, code, detail});
+}
+
+void Loop::pushConnectionEvent(EventType type, const Connection* connection, int32_t code, int32_t detail) {
+  push(type, connection->id, connection->endpoint->reportedId(), code, detail);
+}
+
+void Loop::addEndpoint(std::unique_ptr<Endpoint> endpoint) {
+  uint32_t timeout = endpoint->settings.idleTimeoutMs;
+  endpoints_.emplace(endpoint->id, std::move(endpoint));
+  if (timeout == 0) return;
+  idleEndpoints_++;
+  uint32_t interval = timeout / 4;
+  if (interval < kMinSweepMs) interval = kMinSweepMs;
+  if (interval > kMaxSweepMs) interval = kMaxSweepMs;
+  if (idleTimer_.intervalMs != 0 && idleTimer_.intervalMs <= interval) return;
+  // Made at the first idle timeout: an engine that never uses one holds no timer.
+  if (!idleTimer_.fd.valid()) {
+    int timer = sys::timerCreate();
+    if (timer < 0) return;  // Out of descriptors: connections simply do not time out.
+    idleTimer_.fd.reset(timer);
+  }
+  idleTimer_.intervalMs = interval;
+  sys::timerSet(idleTimer_.fd.get(), interval);
+  updateInterest(&idleTimer_, kReadable);
+}
+
+void Loop::eraseEndpoint(Endpoint* endpoint) {
+  if (endpoint->settings.idleTimeoutMs != 0 && --idleEndpoints_ == 0) {
+    // No timeouts left: stop the sweep (the interval may lengthen again later).
+    idleTimer_.intervalMs = 0;
+    updateInterest(&idleTimer_, 0);
+    idleTimer_.fd.reset();
+  }
+  endpoints_.erase(endpoint->id);
+}
+
+void Loop::sweepIdle() {
+  uint32_t now = sys::monotonicMs();
+  connections_.forEachOpen([&](Connection* connection) {
+    uint32_t timeout = connection->endpoint->settings.idleTimeoutMs;
+    if (timeout == 0 || now - connection->lastActive < timeout) return;
+    connection->endpoint->timedOut++;
+    fail(connection, static_cast<int>(EngineError::kIdleTimeout), Syscall::kNone);
+  });
 }
 
 void Loop::updateInterest(Socket* socket, uint32_t interest) {
@@ -145,9 +198,13 @@ uint32_t Loop::nextDatagramId() {
 }
 
 void Loop::releaseEndpointIfIdle(Endpoint* endpoint) {
-  if (endpoint == &clients_ || !endpoint->closing || endpoint->connections != 0) return;
-  push(EventType::kServerIdle, endpoint->id, 0);
-  endpoints_.erase(endpoint->id);
+  if (endpoint->connections != 0) return;
+  if (endpoint->client) {
+    eraseEndpoint(endpoint);
+  } else if (endpoint->closing) {
+    push(EventType::kServerIdle, endpoint->id, 0);
+    eraseEndpoint(endpoint);
+  }
 }
 
 void Loop::closeAll() {
@@ -170,6 +227,9 @@ void Loop::closeAll() {
   }
   datagrams_.clear();
   endpoints_.clear();
+  idleEndpoints_ = 0;
+  if (idleTimer_.registered) poller_.remove(idleTimer_.fd.get());
+  idleTimer_.registered = false;
   stats_.connections = 0;
   clearBatch();
 }

@@ -16,63 +16,58 @@
 #include <vector>
 
 #include "buffer.h"
+#include "events.h"
 #include "handlers/handler.h"
 #include "poller.h"
 #include "sys.h"
 
 namespace sockengine {
 
-// What happened, as JavaScript receives it. Values are shared with lib/native/events.ts.
-enum class EventType : int32_t {
-  // Every connection event carries detail = its endpoint id (0 for client connections), so
-  // JavaScript can create a connection's object at its first event.
-  kOpen = 1,        // accepted (only for servers whose handler has open()) or connected
-  kData = 2,        // bytes = received chunk
-  kDrain = 3,       // the write queue emptied
-  kEnd = 4,         // the peer half-closed
-  kClose = 5,       // the connection is gone; code = -errno or 0
-  kError = 6,       // code = -errno, length = the Syscall that failed; a kClose follows
-  kServerIdle = 7,  // id = endpoint: its listener is closed and its last connection is gone
-  kMessage = 8,     // a datagram; bytes = [address length][address text][payload], length =
-                    // payload bytes, code = port, detail = the datagram's real size (more
-                    // than length when it was cut to fit)
-};
-
-// Which call failed, for error events. Shared with lib/native/events.ts.
-enum class Syscall : int32_t { kNone = 0, kRead = 1, kWrite = 2, kConnect = 3, kShutdown = 4, kRecvmsg = 5, kSend = 6 };
-
 // Bytes one batch carries to JavaScript before the engine stops reading for that wake-up
 // (level-triggered polling reports the rest next time). Without it a burst on 1,024
 // streams could gather 1,024 x 4 x 64 KiB in one batch; 4 MiB is 64 full reads.
 constexpr size_t kBatchByteBudget = 4 * 1024 * 1024;
 
-// One event as six int32s, so a whole batch crosses to JavaScript as one Int32Array.
-struct EventRecord {
-  int32_t type;
-  int32_t id;      // connection id, or endpoint id for kServerIdle
-  int32_t offset;  // into the batch's byte arena
-  int32_t length;
-  int32_t code;
-  int32_t detail;
+// What every connection of one endpoint shares, as listen() or connect() set it.
+struct ConnectionSettings {
+  // Close a connection with no traffic in either direction for this long; 0: never.
+  uint32_t idleTimeoutMs = 0;
+  // Fail a connection whose write queue would grow past this; 0: no limit.
+  uint64_t maxBufferedBytes = 0;
+  bool noDelay = true;
+  bool keepAlive = false;
+  // SO_KEEPALIVE's first probe after this much silence (rounded up to whole seconds).
+  uint32_t keepAliveDelayMs = 0;
 };
-static_assert(sizeof(EventRecord) == 6 * sizeof(int32_t), "EventRecord is read as an Int32Array");
 
-// A server (or the group of client connections): where its connections' traffic goes.
+// An endpoint is what a group of connections shares: a server (its listener, handler and
+// settings), or one client connection made by connect(). JavaScript knows a server by its
+// endpoint id; client endpoints are reported as endpoint 0.
 struct Endpoint {
   uint32_t id = 0;
+  bool client = false;
   // Null: deliver events to JavaScript. Otherwise answer in native code.
   std::unique_ptr<BuiltinHandler> builtin;
   struct Listener* listener = nullptr;
+  ConnectionSettings settings;
+  // Servers: connections beyond this many are accepted and closed at once; 0: no limit.
+  uint32_t maxConnections = 0;
   uint32_t connections = 0;
   // close() was called: report kServerIdle when the last connection goes.
   bool closing = false;
   // JavaScript handlers only: whether the handler wants open() for accepted connections.
   bool deliverOpen = false;
+  // Counters for server.stats().
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  uint64_t timedOut = 0;
+  // What JavaScript's records carry as this endpoint's id.
+  int32_t reportedId() const { return client ? 0 : static_cast<int32_t>(id); }
 };
 
 // Everything the poller can report on: dispatch looks at `kind` first.
 struct Socket {
-  enum Kind : uint8_t { kListener, kConnection, kDatagram };
+  enum Kind : uint8_t { kListener, kConnection, kDatagram, kTimer };
   explicit Socket(Kind k) : kind(k) {}
   Kind kind;
   bool registered = false;
@@ -85,11 +80,20 @@ struct Listener : Socket {
   Endpoint* endpoint = nullptr;
 };
 
+// The idle-timeout sweep's clock: a timerfd in the same poller.
+struct Timer : Socket {
+  Timer() : Socket(kTimer) {}
+  uint32_t intervalMs = 0;
+};
+
 // Kept small on purpose: an idle connection is this struct and nothing else (40 bytes; the
 // benchmark's idle-memory goal is 64 bytes per connection with a built-in handler).
 struct Connection : Socket {
   Connection() : Socket(kConnection) {}
   uint32_t id = 0;
+  // The loop's clock (milliseconds, wrapping) at the last byte read or written; fills what
+  // would otherwise be padding, so the idle timeout costs no memory.
+  uint32_t lastActive = 0;
   Endpoint* endpoint = nullptr;
   // Bytes the kernel has not taken yet; allocated only while there are some.
   std::unique_ptr<ByteBuffer> pending;
@@ -101,8 +105,12 @@ struct Connection : Socket {
   bool peerEnded = false;     // recv returned 0
   bool endRequested = false;  // end() called, or the peer ended: shut down after the flush
   bool writeShut = false;
+  // Paused and both directions are down without an error: out of the poller (so the
+  // hang-up is not reported on every wait) until resume() reads what is left.
+  bool parked = false;
   bool closed = true;  // until the table hands it out
 };
+static_assert(sizeof(Connection) <= 40, "an idle connection costs one 40-byte slot (docs/design.md)");
 
 // Connections live in fixed chunks that never move (poller tokens point into them) and are
 // found by id without hashing: an id is (generation << kSlotBits) | slot, so a reused slot
@@ -200,11 +208,20 @@ class Loop {
   ByteBuffer& arena() { return arena_; }
   void clearBatch();
 
-  // Binds and listens. `builtin` null means JavaScript handles the traffic. On success fills
-  // `endpointId` and the bound address; returns 0, or -errno with `failedSyscall` naming
-  // the call that failed.
-  int listen(const SockAddr& address, int backlog, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
-             bool deliverOpen, uint32_t* endpointId, SockAddr* bound, const char** failedSyscall);
+  // What listen() takes besides the address.
+  struct ListenSettings {
+    int backlog = 511;
+    bool ipv6Only = false;
+    // Null: JavaScript handles the traffic.
+    std::unique_ptr<BuiltinHandler> builtin;
+    bool deliverOpen = false;
+    uint32_t maxConnections = 0;
+    ConnectionSettings connection;
+  };
+  // Binds and listens. On success fills `endpointId` and the bound address; returns 0, or
+  // -errno with `failedSyscall` naming the call that failed.
+  int listen(const SockAddr& address, ListenSettings settings, uint32_t* endpointId, SockAddr* bound,
+             const char** failedSyscall);
   // The peer's address of an open connection (getpeername), or -errno.
   int peerAddress(uint32_t id, SockAddr* peer);
   // Stops accepting. Returns the number of connections still open (kServerIdle follows
@@ -212,9 +229,14 @@ class Loop {
   int closeListener(uint32_t endpointId);
   // Connections open on a server now, or -ENOENT.
   int endpointConnections(uint32_t endpointId);
+  // A server's counters, or null for an unknown id.
+  const Endpoint* endpoint(uint32_t endpointId);
+  // Closes every connection of a closing server now (its shutdown deadline passed). Each
+  // one reports kClose with no error; kServerIdle follows. Returns how many, or -ENOENT.
+  int closeEndpointConnections(uint32_t endpointId);
   // Starts connecting a client connection (events go to JavaScript). Returns 0 and its id,
   // or -errno.
-  int connect(const SockAddr& address, uint32_t* connectionId);
+  int connect(const SockAddr& address, const ConnectionSettings& settings, uint32_t* connectionId);
 
   // UDP. bindDatagram: a server socket (built-in or JavaScript); connectDatagram: a
   // connected client. Both return 0 and fill the id and local address, or -errno.
@@ -249,6 +271,12 @@ class Loop {
   void acceptOne(Listener* listener, int fd);
   void handleEmfile(Listener* listener);
   void onConnectionReady(Connection* connection, const PollEvent& event);
+  void onHangupWhileNotReading(Connection* connection);
+  void applySocketOptions(int fd, const ConnectionSettings& settings);
+  // The idle-timeout sweep: the timer runs while some endpoint has an idle timeout, at a
+  // quarter of the shortest one (at least kMinSweepMs), and closes the connections past it.
+  void sweepIdle();
+  void touch(Connection* connection);
   int addDatagramSocket(Fd fd, std::unique_ptr<BuiltinHandler> builtin, size_t maxDatagramSize, uint32_t* id,
                         const char** failedSyscall);
   void onDatagramReady(DatagramSocket* socket);
@@ -271,8 +299,12 @@ class Loop {
   Connection* find(uint32_t id);
   Endpoint* endpointFor(uint32_t id);
   void releaseEndpointIfIdle(Endpoint* endpoint);
-  // Appends a connection event (detail = its endpoint) or, with `endpoint` 0, any other.
-  void push(EventType type, uint32_t id, uint32_t endpoint, int32_t code = 0, int32_t length = 0);
+  void addEndpoint(std::unique_ptr<Endpoint> endpoint);
+  // Frees the endpoint: nothing may use the pointer afterwards.
+  void eraseEndpoint(Endpoint* endpoint);
+  // Appends an event without bytes (see events.h for what each field means per type).
+  void push(EventType type, uint32_t id, int32_t endpoint, int32_t code = 0, int32_t detail = 0);
+  void pushConnectionEvent(EventType type, const Connection* connection, int32_t code = 0, int32_t detail = 0);
   uint32_t nextDatagramId();
 
   Poller poller_;
@@ -294,8 +326,9 @@ class Loop {
   std::unique_ptr<uint8_t[]> receiveBuffer_;
   std::vector<EventRecord> events_;
   ByteBuffer arena_;
-  // Endpoint 0 holds client connections.
-  Endpoint clients_;
+  Timer idleTimer_;
+  // Endpoints with an idle timeout: the sweep timer runs while there are any.
+  uint32_t idleEndpoints_ = 0;
   uint32_t lastDatagramId_ = 0;
   // Inside runOnce(): events pushed now are delivered when it returns. Outside it (a call
   // from JavaScript), the first event pushed wakes the poller so the batch is delivered.

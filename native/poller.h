@@ -24,6 +24,9 @@ namespace sockengine {
 enum Interest : uint32_t {
   kReadable = 1u << 0,
   kWritable = 1u << 1,
+  // Registered for nothing but errors and hang-ups, which the OS reports whether asked or
+  // not (EPOLLERR, EPOLLHUP): how a paused connection still hears that its peer reset.
+  kErrors = 1u << 2,
 };
 
 struct PollEvent {

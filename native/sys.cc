@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -88,6 +90,14 @@ static int setIntOption(int fd, int level, int name, int value) {
 int setReuseAddress(int fd) { return setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1); }
 int setIpv6Only(int fd, bool only) { return setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, only ? 1 : 0); }
 int setNoDelay(int fd) { return setIntOption(fd, IPPROTO_TCP, TCP_NODELAY, 1); }
+
+int setKeepAlive(int fd, uint32_t delayMs) {
+  int result = setIntOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+  if (result < 0) return result;
+  // tcp(7): TCP_KEEPIDLE is in whole seconds, at least 1; rounded up as libuv does.
+  int seconds = static_cast<int>((delayMs + 999) / 1000);
+  return seconds > 0 ? setIntOption(fd, IPPROTO_TCP, TCP_KEEPIDLE, seconds) : 0;
+}
 
 int bind(int fd, const SockAddr& addr) {
   return retry([&] { return ::bind(fd, addr.get(), addr.length); });
@@ -225,6 +235,33 @@ int sendDatagrams(int fd, const Datagram* datagrams, int count) {
     sent++;
   }
   return sent;
+}
+
+int timerCreate() {
+  int fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+int timerSet(int fd, uint32_t intervalMs) {
+  itimerspec spec{};
+  spec.it_interval.tv_sec = intervalMs / 1000;
+  spec.it_interval.tv_nsec = static_cast<long>(intervalMs % 1000) * 1000000L;
+  spec.it_value = spec.it_interval;  // All zero disarms the timer.
+  return ::timerfd_settime(fd, 0, &spec, nullptr) == 0 ? 0 : -errno;
+}
+
+void timerDrain(int fd) {
+  uint64_t expirations;
+  while (::read(fd, &expirations, sizeof(expirations)) < 0 && errno == EINTR) {
+  }
+}
+
+uint32_t monotonicMs() {
+  // The coarse clock (a few ms of resolution) is enough for idle timeouts and costs no
+  // syscall (vDSO).
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return static_cast<uint32_t>(static_cast<uint64_t>(now.tv_sec) * 1000u + static_cast<uint64_t>(now.tv_nsec) / 1000000u);
 }
 
 int open(const char* path, int flags) {

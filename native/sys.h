@@ -59,6 +59,8 @@ int socket(int family, int type);
 int setReuseAddress(int fd);
 int setIpv6Only(int fd, bool only);
 int setNoDelay(int fd);
+// SO_KEEPALIVE with the first probe after `delayMs` of silence (0: the system's default).
+int setKeepAlive(int fd, uint32_t delayMs);
 int bind(int fd, const SockAddr& addr);
 int listen(int fd, int backlog);
 int localAddress(int fd, SockAddr* out);
@@ -91,6 +93,13 @@ int receiveDatagrams(int fd, Datagram* datagrams, int count);
 int sendDatagrams(int fd, const Datagram* datagrams, int count);
 // Forces the one-datagram-per-call fallback (tests and benchmarks compare the two).
 void disableBatchedDatagrams();
+// A non-blocking timerfd, and arming it to fire every `intervalMs` (0 disarms it).
+int timerCreate();
+int timerSet(int fd, uint32_t intervalMs);
+// Consumes the timer's expirations so it stops being readable.
+void timerDrain(int fd);
+// A monotonic clock in milliseconds, wrapping every 49 days (compare differences only).
+uint32_t monotonicMs();
 int open(const char* path, int flags);
 int close(int fd);
 

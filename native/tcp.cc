@@ -25,13 +25,26 @@ static bool deliversToJs(const Connection* connection) { return !connection->end
 
 uint32_t Loop::interestFor(const Connection* connection) const {
   if (connection->connecting) return kWritable;
-  uint32_t interest = connection->hasPending() ? static_cast<uint32_t>(kWritable) : 0u;
+  if (connection->parked) return 0;
+  // An open connection always stays in the poller, so a reset reaches it even while it is
+  // paused or waiting for JavaScript to end it (then only errors and hang-ups are reported).
+  uint32_t interest = kErrors;
+  if (connection->hasPending()) interest |= kWritable;
   if (!connection->paused && !connection->throttled && !connection->peerEnded) interest |= kReadable;
   return interest;
 }
 
-int Loop::listen(const SockAddr& address, int backlog, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
-                 bool deliverOpen, uint32_t* endpointId, SockAddr* bound, const char** failedSyscall) {
+void Loop::applySocketOptions(int fd, const ConnectionSettings& settings) {
+  if (settings.noDelay) sys::setNoDelay(fd);
+  if (settings.keepAlive) sys::setKeepAlive(fd, settings.keepAliveDelayMs);
+}
+
+void Loop::touch(Connection* connection) {
+  if (connection->endpoint->settings.idleTimeoutMs != 0) connection->lastActive = sys::monotonicMs();
+}
+
+int Loop::listen(const SockAddr& address, ListenSettings settings, uint32_t* endpointId, SockAddr* bound,
+                 const char** failedSyscall) {
   int result = sys::socket(address.family(), SOCK_STREAM);
   if (result < 0) {
     *failedSyscall = "socket";
@@ -39,12 +52,12 @@ int Loop::listen(const SockAddr& address, int backlog, bool ipv6Only, std::uniqu
   }
   Fd fd(result);
   sys::setReuseAddress(fd.get());
-  if (address.family() == AF_INET6) sys::setIpv6Only(fd.get(), ipv6Only);
+  if (address.family() == AF_INET6) sys::setIpv6Only(fd.get(), settings.ipv6Only);
   if ((result = sys::bind(fd.get(), address)) < 0) {
     *failedSyscall = "bind";
     return result;
   }
-  if ((result = sys::listen(fd.get(), backlog)) < 0) {
+  if ((result = sys::listen(fd.get(), settings.backlog)) < 0) {
     *failedSyscall = "listen";
     return result;
   }
@@ -62,11 +75,13 @@ int Loop::listen(const SockAddr& address, int backlog, bool ipv6Only, std::uniqu
     return -errno;
   }
   endpoint->id = ++lastEndpointId_;
-  endpoint->builtin = std::move(builtin);
-  endpoint->deliverOpen = deliverOpen && !endpoint->builtin;
+  endpoint->builtin = std::move(settings.builtin);
+  endpoint->deliverOpen = settings.deliverOpen && !endpoint->builtin;
+  endpoint->maxConnections = settings.maxConnections;
+  endpoint->settings = settings.connection;
   endpoint->listener = listener.get();
   *endpointId = endpoint->id;
-  endpoints_.emplace(endpoint->id, std::move(endpoint));
+  addEndpoint(std::move(endpoint));
   listenerStore_.push_back(std::move(listener));
   listeners_++;
   return 0;
@@ -89,13 +104,28 @@ int Loop::closeListener(uint32_t endpointId) {
   endpoint->listener = nullptr;
   endpoint->closing = true;
   int remaining = static_cast<int>(endpoint->connections);
-  if (remaining == 0) endpoints_.erase(endpointId);  // Nothing left to wait for.
+  if (remaining == 0) eraseEndpoint(endpoint);  // Nothing left to wait for.
   return remaining;
 }
 
 int Loop::endpointConnections(uint32_t endpointId) {
   Endpoint* endpoint = endpointFor(endpointId);
   return endpoint == nullptr ? -ENOENT : static_cast<int>(endpoint->connections);
+}
+
+const Endpoint* Loop::endpoint(uint32_t endpointId) { return endpointFor(endpointId); }
+
+int Loop::closeEndpointConnections(uint32_t endpointId) {
+  Endpoint* endpoint = endpointFor(endpointId);
+  if (endpoint == nullptr || endpoint->client) return -ENOENT;
+  int closed = 0;
+  connections_.forEachOpen([&](Connection* connection) {
+    if (connection->endpoint != endpoint) return;
+    closed++;
+    // The last one erases the endpoint (kServerIdle): nothing may touch it afterwards.
+    closeConnection(connection, 0, Syscall::kNone, true);
+  });
+  return closed;
 }
 
 void Loop::onListenerReady(Listener* listener) {
@@ -129,7 +159,15 @@ void Loop::handleEmfile(Listener* listener) {
 }
 
 void Loop::acceptOne(Listener* listener, int fd) {
-  sys::setNoDelay(fd);
+  Endpoint* endpoint = listener->endpoint;
+  if (endpoint->maxConnections != 0 && endpoint->connections >= endpoint->maxConnections) {
+    // Over the limit: accepted and closed at once, so the peer sees a close, not a hang in
+    // the backlog.
+    sys::close(fd);
+    endpoint->rejected++;
+    return;
+  }
+  applySocketOptions(fd, endpoint->settings);
   Connection* connection = connections_.allocate();
   if (connection == nullptr) {  // Two million connections: shed this one.
     sys::close(fd);
@@ -137,8 +175,9 @@ void Loop::acceptOne(Listener* listener, int fd) {
     return;
   }
   connection->fd.reset(fd);
-  connection->endpoint = listener->endpoint;
-  updateInterest(connection, kReadable);
+  connection->endpoint = endpoint;
+  touch(connection);
+  updateInterest(connection, interestFor(connection));
   if (!connection->registered) {
     connection->fd.reset();
     connection->closed = true;
@@ -146,12 +185,13 @@ void Loop::acceptOne(Listener* listener, int fd) {
     stats_.acceptErrors++;
     return;
   }
-  listener->endpoint->connections++;
+  endpoint->connections++;
+  endpoint->accepted++;
   stats_.accepted++;
   stats_.connections++;
   // The peer's address is not copied here: JavaScript asks for it (peerAddress) when it
   // first needs it, so a connection costs nothing beyond its table slot.
-  if (listener->endpoint->deliverOpen) push(EventType::kOpen, connection->id, listener->endpoint->id);
+  if (endpoint->deliverOpen) pushConnectionEvent(EventType::kOpen, connection);
 }
 
 int Loop::peerAddress(uint32_t id, SockAddr* peer) {
@@ -161,17 +201,25 @@ int Loop::peerAddress(uint32_t id, SockAddr* peer) {
   return getpeername(connection->fd.get(), peer->get(), &peer->length) == 0 ? 0 : -errno;
 }
 
-int Loop::connect(const SockAddr& address, uint32_t* connectionId) {
+int Loop::connect(const SockAddr& address, const ConnectionSettings& settings, uint32_t* connectionId) {
   int result = sys::socket(address.family(), SOCK_STREAM);
   if (result < 0) return result;
   Fd fd(result);
-  sys::setNoDelay(fd.get());
+  applySocketOptions(fd.get(), settings);
   result = sys::connect(fd.get(), address);
   if (result < 0 && result != -EINPROGRESS) return result;
   Connection* connection = connections_.allocate();
   if (connection == nullptr) return -EMFILE;
+  // Each client connection is an endpoint of its own: its settings are its own.
+  auto owned = std::make_unique<Endpoint>();
+  owned->id = ++lastEndpointId_;
+  owned->client = true;
+  owned->settings = settings;
+  Endpoint* endpoint = owned.get();
+  addEndpoint(std::move(owned));
   connection->fd = std::move(fd);
-  connection->endpoint = &clients_;
+  connection->endpoint = endpoint;
+  touch(connection);
   // Even a connect that completed at once reports through the poller (it is writable at
   // once), so open() always arrives in a batch, after connect() has returned.
   connection->connecting = true;
@@ -181,10 +229,11 @@ int Loop::connect(const SockAddr& address, uint32_t* connectionId) {
     connection->fd.reset();
     connection->closed = true;
     connections_.retire(connection);
+    eraseEndpoint(endpoint);
     return error;
   }
   *connectionId = connection->id;
-  clients_.connections++;
+  endpoint->connections++;
   stats_.connections++;
   return 0;
 }
@@ -196,7 +245,8 @@ void Loop::onConnected(Connection* connection) {
     return;
   }
   connection->connecting = false;
-  push(EventType::kOpen, connection->id, 0);
+  touch(connection);
+  pushConnectionEvent(EventType::kOpen, connection);
   // Bytes written (or an end() called) while connecting go out now.
   if (connection->hasPending()) {
     flushWriteQueue(connection);
@@ -227,10 +277,32 @@ void Loop::onConnectionReady(Connection* connection, const PollEvent& event) {
       }
     }
   } else if (event.hangup) {
-    // Not reading, yet both directions are down: queued bytes can never leave.
-    int error = sys::socketError(connection->fd.get());
-    fail(connection, error != 0 ? error : -EPIPE, Syscall::kWrite);
+    onHangupWhileNotReading(connection);
   }
+}
+
+void Loop::onHangupWhileNotReading(Connection* connection) {
+  // A reset or other socket error: reported now, even to a paused connection (pause holds
+  // data and the peer's end, never a failure).
+  int error = sys::socketError(connection->fd.get());
+  if (error != 0) {
+    fail(connection, error, Syscall::kRead);
+    return;
+  }
+  // Both directions are down: queued bytes can never leave.
+  if (connection->hasPending()) {
+    fail(connection, -EPIPE, Syscall::kWrite);
+    return;
+  }
+  // Paused with unread bytes or the peer's end still in the socket: resume() reads them.
+  // Until then the socket leaves the poller, or its hang-up would be reported on every wait.
+  if (connection->paused) {
+    connection->parked = true;
+    updateInterest(connection, interestFor(connection));
+    return;
+  }
+  // Waiting for JavaScript to end our side after the peer's end: nothing more can happen.
+  closeConnection(connection, 0, Syscall::kNone, true);
 }
 
 void Loop::readBuiltin(Connection* connection) {
@@ -238,6 +310,7 @@ void Loop::readBuiltin(Connection* connection) {
     ssize_t received = sys::recv(connection->fd.get(), receiveBuffer_.get(), kReadSize);
     if (received > 0) {
       stats_.bytesRead += static_cast<uint64_t>(received);
+      touch(connection);
       ByteView reply = connection->endpoint->builtin->respond(receiveBuffer_.get(), static_cast<size_t>(received));
       if (reply.length > 0 && sendOrQueue(connection, reply.data, reply.length) < 0) return;
       if (connection->pendingBytes() > kBuiltinHighWater) {
@@ -266,8 +339,9 @@ void Loop::readToJs(Connection* connection) {
       int32_t offset = static_cast<int32_t>(arena_.size());
       arena_.commit(static_cast<size_t>(received));
       stats_.bytesRead += static_cast<uint64_t>(received);
-      events_.push_back({static_cast<int32_t>(EventType::kData), static_cast<int32_t>(connection->id), offset,
-                         static_cast<int32_t>(received), 0, static_cast<int32_t>(connection->endpoint->id)});
+      touch(connection);
+      events_.push_back({static_cast<int32_t>(EventType::kData), static_cast<int32_t>(connection->id),
+                         connection->endpoint->reportedId(), offset, static_cast<int32_t>(received), 0, 0});
       if (static_cast<size_t>(received) < kReadSize) return;
     } else if (received == 0) {
       onPeerEnd(connection);
@@ -283,7 +357,7 @@ void Loop::onPeerEnd(Connection* connection) {
   connection->peerEnded = true;
   updateInterest(connection, interestFor(connection));
   if (deliversToJs(connection)) {
-    push(EventType::kEnd, connection->id, connection->endpoint->id);
+    pushConnectionEvent(EventType::kEnd, connection);
     // Like node:net without allowHalfOpen, our side ends once the peer is done, but only
     // after the handler's end() has run, so it can still write a last reply: JavaScript
     // calls end() once it has delivered this event. If our side already ended, finish now.
@@ -298,6 +372,7 @@ int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length
     ssize_t sent = sys::send(connection->fd.get(), data, length);
     if (sent >= 0) {
       stats_.bytesWritten += static_cast<uint64_t>(sent);
+      if (sent > 0) touch(connection);
       if (static_cast<size_t>(sent) == length) return 0;
       data += sent;
       length -= static_cast<size_t>(sent);
@@ -305,6 +380,12 @@ int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length
       fail(connection, static_cast<int>(sent), Syscall::kWrite);
       return static_cast<int>(sent);
     }
+  }
+  uint64_t limit = connection->endpoint->settings.maxBufferedBytes;
+  if (limit != 0 && connection->pendingBytes() + length > limit) {
+    int error = static_cast<int>(EngineError::kBufferFull);
+    fail(connection, error, Syscall::kWrite);
+    return error;
   }
   if (!connection->pending) connection->pending = std::make_unique<ByteBuffer>();
   connection->pending->append(data, length);
@@ -320,12 +401,13 @@ void Loop::flushWriteQueue(Connection* connection) {
       return;
     }
     stats_.bytesWritten += static_cast<uint64_t>(sent);
+    if (sent > 0) touch(connection);
     connection->pending->consume(static_cast<size_t>(sent));
   }
   connection->pending.reset();
   connection->throttled = false;
   updateInterest(connection, interestFor(connection));
-  if (deliversToJs(connection)) push(EventType::kDrain, connection->id, connection->endpoint->id);
+  if (deliversToJs(connection)) pushConnectionEvent(EventType::kDrain, connection);
   if (connection->endRequested) finishEnd(connection);
 }
 
@@ -355,8 +437,8 @@ void Loop::closeConnection(Connection* connection, int error, Syscall syscall, b
   endpoint->connections--;
   stats_.connections--;
   if (notify && deliversToJs(connection)) {
-    if (error != 0) push(EventType::kError, connection->id, endpoint->id, error, static_cast<int32_t>(syscall));
-    push(EventType::kClose, connection->id, endpoint->id, error);
+    if (error != 0) pushConnectionEvent(EventType::kError, connection, error, static_cast<int32_t>(syscall));
+    pushConnectionEvent(EventType::kClose, connection, error);
   }
   connections_.retire(connection);
   releaseEndpointIfIdle(endpoint);
@@ -406,6 +488,7 @@ int Loop::resume(uint32_t id) {
   Connection* connection = find(id);
   if (connection == nullptr) return -EBADF;
   connection->paused = false;
+  connection->parked = false;
   updateInterest(connection, interestFor(connection));
   return 0;
 }

@@ -92,7 +92,7 @@ void Loop::onDatagramReady(DatagramSocket* socket) {
       // A pending error (ICMP port unreachable on a connected socket) is reported and
       // cleared by the failed call; the socket itself stays usable.
       if (count != -EAGAIN && !socket->builtin) {
-        push(EventType::kError, socket->id, 0, count, static_cast<int32_t>(Syscall::kRecvmsg));
+        push(EventType::kDatagramError, socket->id, 0, count, static_cast<int32_t>(Syscall::kRecvmsg));
       }
       return;
     }
@@ -158,7 +158,7 @@ void Loop::deliverDatagrams(DatagramSocket* socket, sys::Datagram* received, int
     std::memcpy(out + 1, text, addressLength);
     std::memcpy(out + 1 + addressLength, received[i].data.iov_base, payload);
     arena_.commit(1 + addressLength + payload);
-    events_.push_back({static_cast<int32_t>(EventType::kMessage), static_cast<int32_t>(socket->id), offset,
+    events_.push_back({static_cast<int32_t>(EventType::kMessage), static_cast<int32_t>(socket->id), 0, offset,
                        static_cast<int32_t>(payload), received[i].peer->port(),
                        static_cast<int32_t>(received[i].length)});
   }

@@ -4,11 +4,21 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from './helpers.js';
 
-function gypSources(): string[] {
-  const gyp = JSON.parse(readFileSync(join(root, 'binding.gyp'), 'utf8')) as {
-    targets: Array<{ target_name: string; sources: string[] }>;
+type GypTarget = { target_name: string; sources: string[] };
+const gyp = () =>
+  JSON.parse(readFileSync(join(root, 'binding.gyp'), 'utf8')) as {
+    targets: GypTarget[];
+    conditions: Array<[string, { targets: GypTarget[] }]>;
   };
-  return gyp.targets.find((target) => target.target_name === 'sockengine')!.sources.slice().sort();
+
+function gypSources(): string[] {
+  return gyp().targets.find((target) => target.target_name === 'sockengine')!.sources.slice().sort();
+}
+
+/** The benchmark-only addon's own files (its other sources are the product's). */
+function benchAddonSources(): string[] {
+  const bench = gyp().conditions[0]![1].targets.find((target) => target.target_name === 'sockengine_bench')!;
+  return bench.sources.filter((source) => !gypSources().includes(source));
 }
 
 function cmakeSources(): string[] {
@@ -30,7 +40,12 @@ describe('build descriptions', () => {
     expect(cmakeSources()).toEqual(gypSources());
   });
 
-  it('every .cc file under native/ is built', () => {
-    expect(gypSources()).toEqual(nativeFiles(join(root, 'native')).sort());
+  it('every .cc file under native/ is built, into the product addon or the benchmark one', () => {
+    expect([...gypSources(), ...benchAddonSources()].sort()).toEqual(nativeFiles(join(root, 'native')).sort());
+  });
+
+  it('benchmark-only code stays out of the product addon', () => {
+    expect(benchAddonSources()).toEqual(['native/addon/measure.cc']);
+    expect(gypSources()).not.toContain('native/addon/measure.cc');
   });
 });

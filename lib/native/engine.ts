@@ -1,35 +1,28 @@
 /**
- * The JavaScript side of the native engine: receives one batch per engine wake-up (an
- * Int32Array of six-field records plus the bytes they point into) and turns it into handler
- * calls. Record layout and codes mirror native/loop.h (EventRecord, EventType, Syscall).
+ * The JavaScript side of the native engine: receives one batch per engine wake-up (records
+ * plus the bytes they point into, see ./events.ts) and turns it into handler calls.
+ *
+ * The engine owns the lifetimes of what the batch names, and the owners (servers, client
+ * connections, UDP sockets) reach it only through the methods below:
+ * - a connection's object is made at its first event the handler listens for, and
+ *   forgotten at its close or its destroy();
+ * - a server's entry lives until the end of the batch in which it became idle or closed,
+ *   so later records of that same batch (the close of its last connections) still find it.
  */
 import type { NativeBinding } from '../binding.js';
-import { SystemError } from '../errors.js';
+import { BufferFullError, IdleTimeoutError, reportUncaught, SystemError } from '../errors.js';
 import type { TcpHandler } from '../types.js';
+import { EngineError, EventType, Field, RECORD_FIELDS, syscallNames } from './events.js';
 import type { NativeConnection } from './tcp.js';
 import type { NativeDatagramSocket } from './udp.js';
 
-export const enum EventType {
-  Open = 1,
-  Data = 2,
-  Drain = 3,
-  End = 4,
-  Close = 5,
-  Error = 6,
-  ServerIdle = 7,
-  Message = 8,
-}
-
-const RECORD_FIELDS = 6;
-// Names as node:net and node:dgram report them, so both backends' errors read the same.
-const syscalls = ['', 'read', 'write', 'connect', 'shutdown', 'recvmsg', 'send'];
-
-/** A server's side of the dispatch: where its connections' objects come from. */
+/** What the engine needs from a server to dispatch its connections' events. */
 export interface EndpointSink {
   /** Whether the server's handler has this member. */
   listensFor(member: keyof TcpHandler): boolean;
   /** Makes the object of one of the server's connections. */
   accept(id: number): NativeConnection;
+  /** The listener is closed and the last connection is gone. */
   idle(): void;
 }
 
@@ -42,12 +35,25 @@ export interface PendingClient {
   reject(error: Error): void;
 }
 
+/** The limits an error record may refer to (a connection's settings). */
+export interface FailureContext {
+  readonly idleTimeout: number;
+  readonly maxBufferedBytes: number;
+}
+
+/** The Error for an error record's code and syscall. */
+export function errorFromRecord(code: number, syscall: number, context: FailureContext): Error {
+  if (code === EngineError.IdleTimeout) return new IdleTimeoutError(context.idleTimeout);
+  if (code === EngineError.BufferFull) return new BufferFullError(context.maxBufferedBytes);
+  return new SystemError(code, syscallNames[syscall] ?? 'unknown');
+}
+
 /**
  * Connection objects by id, in an array indexed by the id's slot bits (the engine's ids are
  * generation << 20 | slot, see ConnectionTable in native/loop.h): 8 bytes per connection
  * where a Map entry takes about 30.
  */
-export class ConnectionSlots {
+class ConnectionSlots {
   private readonly slots: Array<NativeConnection | undefined> = [];
 
   get(id: number): NativeConnection | undefined {
@@ -68,14 +74,15 @@ const SLOT_MASK = (1 << 20) - 1;
 
 export class NativeEngine {
   readonly binding: NativeBinding;
-  readonly connections = new ConnectionSlots();
-  readonly endpoints = new Map<number, EndpointSink>();
-  readonly pendingClients = new Map<number, PendingClient>();
-  readonly datagrams = new Map<number, NativeDatagramSocket>();
-  /** True while a batch is being handled: UDP sends wait for its end and leave together. */
-  dispatching = false;
+  private readonly connections = new ConnectionSlots();
+  private readonly endpoints = new Map<number, EndpointSink>();
+  private readonly pendingClients = new Map<number, PendingClient>();
+  private readonly datagrams = new Map<number, NativeDatagramSocket>();
+  private dispatching = false;
   /** Connections destroyed while this batch is handled: its later events for them are void. */
-  readonly destroyedInBatch = new Set<number>();
+  private readonly destroyedInBatch = new Set<number>();
+  /** Endpoints to remove once the batch being handled is done. */
+  private endedEndpoints: number[] = [];
   private toFlush: NativeDatagramSocket[] = [];
 
   constructor(binding: NativeBinding) {
@@ -83,40 +90,38 @@ export class NativeEngine {
     binding.setBatchCallback((records, bytes) => this.onBatch(records, bytes));
   }
 
-  private onBatch(records: Int32Array, bytes: Buffer): void {
-    // A throwing handler must not cost the rest of the batch its events: finish the batch,
-    // then rethrow the first error as an uncaught exception, as node:net would.
-    let failure: { error: unknown } | undefined;
-    this.dispatching = true;
-    for (let i = 0; i < records.length; i += RECORD_FIELDS) {
-      try {
-        this.dispatch(records, i, bytes);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    this.dispatching = false;
-    this.destroyedInBatch.clear();
-    if (this.toFlush.length > 0) {
-      const sockets = this.toFlush;
-      this.toFlush = [];
-      for (const socket of sockets) {
-        socket.flushQueued = false;
-        try {
-          socket.flush(false);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    }
-    if (failure) {
-      // Thrown from a later macrotask: thrown from a tick inside this callback, it would
-      // escape through the native callback scope and stop the engine.
-      const { error } = failure;
-      setImmediate(() => {
-        throw error;
-      });
-    }
+  /** True while a batch is being handled: UDP sends wait for its end and leave together. */
+  get inBatch(): boolean {
+    return this.dispatching;
+  }
+
+  addEndpoint(id: number, sink: EndpointSink): void {
+    this.endpoints.set(id, sink);
+  }
+
+  /** Removes a server's entry, after the batch being handled if there is one. */
+  removeEndpoint(id: number): void {
+    if (this.dispatching) this.endedEndpoints.push(id);
+    else this.endpoints.delete(id);
+  }
+
+  addPendingClient(id: number, pending: PendingClient): void {
+    this.pendingClients.set(id, pending);
+  }
+
+  /** A connection was destroyed: nothing more is delivered to it, and its id is free. */
+  forget(id: number): void {
+    this.connections.delete(id);
+    this.pendingClients.delete(id);
+    if (this.dispatching) this.destroyedInBatch.add(id);
+  }
+
+  addDatagram(id: number, socket: NativeDatagramSocket): void {
+    this.datagrams.set(id, socket);
+  }
+
+  removeDatagram(id: number): void {
+    this.datagrams.delete(id);
   }
 
   /** Queues a socket's sends for the end of the batch being handled. */
@@ -126,50 +131,86 @@ export class NativeEngine {
     this.toFlush.push(socket);
   }
 
+  private onBatch(records: Int32Array, bytes: Buffer): void {
+    this.dispatching = true;
+    // Handlers' own exceptions are caught where they are called (the connection's failure
+    // policy); whatever else throws costs its record only, never the rest of the batch.
+    for (let i = 0; i < records.length; i += RECORD_FIELDS) {
+      try {
+        this.dispatch(records, i, bytes);
+      } catch (error) {
+        reportUncaught(error);
+      }
+    }
+    this.dispatching = false;
+    this.destroyedInBatch.clear();
+    if (this.endedEndpoints.length > 0) {
+      for (const id of this.endedEndpoints) this.endpoints.delete(id);
+      this.endedEndpoints = [];
+    }
+    if (this.toFlush.length > 0) {
+      const sockets = this.toFlush;
+      this.toFlush = [];
+      for (const socket of sockets) {
+        socket.flushQueued = false;
+        try {
+          socket.flush(false);
+        } catch (error) {
+          reportUncaught(error);
+        }
+      }
+    }
+  }
+
   private dispatch(records: Int32Array, i: number, bytes: Buffer): void {
-    const type = records[i]!;
-    const id = records[i + 1]!;
-    switch (type) {
+    const id = records[i + Field.Id]!;
+    const endpoint = records[i + Field.Endpoint]!;
+    switch (records[i + Field.Type]) {
+      case EventType.Data: {
+        const offset = records[i + Field.Offset]!;
+        this.connection(id, endpoint, 'data')?.receive(ownBytes(bytes, offset, records[i + Field.Length]!));
+        return;
+      }
       case EventType.Message: {
         const socket = this.datagrams.get(id);
         if (!socket) return;
-        const offset = records[i + 2]!;
+        const offset = records[i + Field.Offset]!;
         const start = offset + 1 + bytes[offset]!;
         const address = bytes.toString('latin1', offset + 1, start);
-        socket.receive(bytes.subarray(start, start + records[i + 3]!), address, records[i + 4]!, records[i + 5]!);
-        return;
-      }
-      case EventType.Data: {
-        const offset = records[i + 2]!;
-        this.connection(id, records[i + 5]!, 'data')?.receive(bytes.subarray(offset, offset + records[i + 3]!));
+        const payload = ownBytes(bytes, start, records[i + Field.Length]!);
+        socket.receive(payload, address, records[i + Field.Code]!, records[i + Field.Detail]!);
         return;
       }
       case EventType.Open:
-        this.open(id, records[i + 5]!);
+        this.open(id, endpoint);
         return;
       case EventType.Drain:
         this.connections.get(id)?.drained();
         return;
       case EventType.End: {
         // The engine waits for JavaScript to end its side (after the handler's end()).
-        const connection = this.connection(id, records[i + 5]!, 'end');
+        const connection = this.connection(id, endpoint, 'end');
         if (connection) connection.receiveEnd();
         else if (!this.destroyedInBatch.has(id)) this.binding.end(id);
         return;
       }
       case EventType.Error:
-        this.fail(id, records[i + 5]!, records[i + 4]!, syscalls[records[i + 3]!] ?? 'unknown');
+        this.fail(id, endpoint, records[i + Field.Code]!, records[i + Field.Detail]!);
         return;
       case EventType.Close: {
-        const connection = this.connection(id, records[i + 5]!, 'close');
+        const connection = this.connection(id, endpoint, 'close');
         this.connections.delete(id);
         connection?.receiveClose();
         return;
       }
       case EventType.ServerIdle: {
-        const endpoint = this.endpoints.get(id);
-        this.endpoints.delete(id);
-        endpoint?.idle();
+        this.endpoints.get(id)?.idle();
+        this.removeEndpoint(id);
+        return;
+      }
+      case EventType.DatagramError: {
+        const error = new SystemError(records[i + Field.Code]!, syscallNames[records[i + Field.Detail]!] ?? 'unknown');
+        this.datagrams.get(id)?.receiveError(error);
         return;
       }
     }
@@ -203,21 +244,33 @@ export class NativeEngine {
     this.connection(id, endpointId, 'open')?.deliverOpen();
   }
 
-  private fail(id: number, endpointId: number, errno: number, syscall: string): void {
+  private fail(id: number, endpointId: number, code: number, syscall: number): void {
     const pending = this.pendingClients.get(id);
     if (pending) {
       // A connect that never opened rejects its promise; the handler hears nothing.
       this.pendingClients.delete(id);
-      pending.reject(new SystemError(errno, syscall, pending.host, pending.port));
+      pending.reject(new SystemError(code, syscallNames[syscall] ?? 'connect', pending.host, pending.port));
       return;
     }
-    const error = new SystemError(errno, syscall);
-    const datagram = this.datagrams.get(id);
-    if (datagram) datagram.receiveError(error);
     // The close that follows carries the error too, so a handler with close() but no
     // error() still needs the object made now.
-    else (this.connection(id, endpointId, 'error') ?? this.connection(id, endpointId, 'close'))?.receiveError(error);
+    const connection = this.connection(id, endpointId, 'error') ?? this.connection(id, endpointId, 'close');
+    connection?.receiveFailure(code, syscall);
   }
+}
+
+/**
+ * A record's bytes as a Buffer of their own. The batch's bytes are one Buffer for every
+ * record; a chunk that is a view into it would keep the whole batch (up to 4 MiB) alive for
+ * as long as the user keeps the chunk. So a chunk is the batch's Buffer itself when it is
+ * all of it (the common one-read batch, no copy), else a copy in memory of its own, as
+ * node:net's chunks are (docs/design.md, "Chunk lifetime").
+ */
+function ownBytes(bytes: Buffer, offset: number, length: number): Buffer {
+  if (offset === 0 && length === bytes.length) return bytes;
+  const copy = Buffer.allocUnsafeSlow(length);
+  bytes.copy(copy, 0, offset, offset + length);
+  return copy;
 }
 
 let engine: NativeEngine | undefined;

@@ -1,11 +1,18 @@
 /** The native backend's TCP server, client and connection. */
 import { isIP } from 'node:net';
-import { lookup } from 'node:dns/promises';
 import { BaseConnection, Flag, type ConnectionContext } from '../connection.js';
+import { numericHost } from '../dns.js';
 import { SystemError } from '../errors.js';
-import type { BoundAddress, BuiltinHandlerName, Server, TcpHandler } from '../types.js';
-import { toBytes } from '../validate.js';
-import type { NativeEngine } from './engine.js';
+import type {
+  BoundAddress,
+  BuiltinHandlerName,
+  CloseOptions,
+  Server,
+  ServerStats,
+  TcpHandler,
+} from '../types.js';
+import { checkCloseOptions, toBytes } from '../validate.js';
+import { errorFromRecord, type NativeEngine } from './engine.js';
 
 /** Data, end and close held while paused, replayed in order by resume(). */
 type HeldEvent = { kind: 'data'; chunk: Buffer } | { kind: 'end' } | { kind: 'close' };
@@ -116,17 +123,15 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     this.engine.binding.end(this.id);
   }
 
-  destroy(): void {
+  protected abort(error?: Error): void {
     if (this.closed) return;
     this.destroyRequested = true;
     const wasGone = this.gone;
     this.gone = true;
     this.held = undefined;
-    this.engine.connections.delete(this.id);
-    this.engine.pendingClients.delete(this.id);
-    if (this.engine.dispatching) this.engine.destroyedInBatch.add(this.id);
+    this.engine.forget(this.id);
     if (!wasGone) this.engine.binding.destroy(this.id);
-    process.nextTick(() => this.deliverClose());
+    process.nextTick(() => this.deliverClose(error));
   }
 
   pause(): void {
@@ -152,15 +157,15 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     else this.endedByPeer();
   }
 
-
-
   private hold(event: HeldEvent): void {
     const held = this.held ?? [];
     held.push(event);
     this.held = held;
   }
 
-  receiveError(error: Error): void {
+  /** An error record: delivered at once, even while paused (pause holds data, not failures). */
+  receiveFailure(code: number, syscall: number): void {
+    const error = errorFromRecord(code, syscall, this.context);
     this.error = error;
     this.deliverError(error);
   }
@@ -174,8 +179,14 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   receiveClose(): void {
     this.gone = true;
     this.queued = 0;
-    if (this.paused || this.held) this.hold({ kind: 'close' });
-    else this.deliverClose(this.error);
+    // A clean close waits behind held data; a failed connection's held data is dropped and
+    // its close delivered now, so a paused connection whose peer reset is never kept.
+    if ((this.paused || this.held) && this.error === undefined) {
+      this.hold({ kind: 'close' });
+    } else {
+      this.held = undefined;
+      this.deliverClose(this.error);
+    }
   }
 
   private replayHeld(): void {
@@ -189,12 +200,6 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   }
 }
 
-/** Resolves a host name to a numeric address (the engine takes numbers only). */
-export async function numericHost(host: string): Promise<string> {
-  if (isIP(host) !== 0) return host;
-  return (await lookup(host)).address;
-}
-
 export class NativeServer implements Server {
   readonly backend = 'native' as const;
   readonly transport = 'tcp' as const;
@@ -203,6 +208,8 @@ export class NativeServer implements Server {
   private readonly bound: BoundAddress;
   private closing: Promise<void> | undefined;
   private onIdle: (() => void) | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+  private lastStats: ServerStats = { connections: 0, accepted: 0, rejected: 0, timedOut: 0 };
 
   constructor(engine: NativeEngine, endpoint: number, bound: BoundAddress) {
     this.engine = engine;
@@ -218,49 +225,102 @@ export class NativeServer implements Server {
     return Math.max(0, this.engine.binding.endpointConnections(this.endpoint));
   }
 
-  close(): Promise<void> {
+  stats(): ServerStats {
+    const now = this.engine.binding.endpointStats(this.endpoint);
+    // Once the server is gone its last counters stay readable.
+    if (now) this.lastStats = now;
+    else this.lastStats = { ...this.lastStats, connections: 0 };
+    return { ...this.lastStats };
+  }
+
+  close(options?: CloseOptions): Promise<void> {
+    const { timeout } = checkCloseOptions(options);
     if (this.closing) return this.closing;
+    this.stats();
     const remaining = this.engine.binding.closeListener(this.endpoint);
     if (remaining <= 0) {
-      this.engine.endpoints.delete(this.endpoint);
+      this.engine.removeEndpoint(this.endpoint);
       this.closing = Promise.resolve();
-    } else {
-      this.closing = new Promise((resolve) => (this.onIdle = resolve));
+      return this.closing;
+    }
+    this.closing = new Promise((resolve) => (this.onIdle = resolve));
+    if (timeout !== undefined) {
+      // Past the deadline the rest are closed; each one's close() follows, then idle.
+      this.deadline = setTimeout(() => this.engine.binding.closeEndpointConnections(this.endpoint), timeout);
     }
     return this.closing;
   }
 
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   idle(): void {
+    this.stats();
+    clearTimeout(this.deadline);
     this.onIdle?.();
   }
 }
 
-export interface NativeListenOptions {
+/** What the native backend's listen() takes, validated. */
+export interface NativeListenOptions extends ConnectionSettings {
   host: string;
   port: number;
   backlog: number;
   ipv6Only: boolean;
-  highWaterMark: number;
+  maxConnections: number;
   handler: BuiltinHandlerName | TcpHandler;
+}
+
+/** The settings every connection of a server (or a client connection) has. */
+export interface ConnectionSettings {
+  highWaterMark: number;
+  allowHalfOpen: boolean;
+  idleTimeout: number;
+  maxBufferedBytes: number;
+  noDelay: boolean;
+  keepAlive: boolean;
+  keepAliveInitialDelay: number;
+}
+
+function engineSettings(options: ConnectionSettings) {
+  return {
+    idleTimeout: options.idleTimeout,
+    maxBufferedBytes: options.maxBufferedBytes,
+    noDelay: options.noDelay,
+    keepAlive: options.keepAlive,
+    keepAliveInitialDelay: options.keepAliveInitialDelay,
+  };
+}
+
+function contextOf(engine: NativeEngine, handler: TcpHandler, options: ConnectionSettings): NativeContext {
+  return {
+    engine,
+    handler,
+    highWaterMark: options.highWaterMark,
+    allowHalfOpen: options.allowHalfOpen,
+    idleTimeout: options.idleTimeout,
+    maxBufferedBytes: options.maxBufferedBytes,
+  };
 }
 
 export async function listenNative(engine: NativeEngine, options: NativeListenOptions): Promise<Server> {
   const host = await numericHost(options.host);
   const builtin = typeof options.handler === 'string' ? options.handler : null;
   const handler = typeof options.handler === 'string' ? undefined : options.handler;
-  const result = engine.binding.listen(
-    host,
-    options.port,
-    options.backlog,
-    options.ipv6Only,
+  const result = engine.binding.listen(host, options.port, {
+    ...engineSettings(options),
+    backlog: options.backlog,
+    ipv6Only: options.ipv6Only,
     builtin,
-    typeof handler?.open === 'function',
-  );
+    deliverOpen: typeof handler?.open === 'function',
+    maxConnections: options.maxConnections,
+  });
   if ('errno' in result) throw new SystemError(result.errno, result.syscall, host, options.port);
   const family = isIP(result.address) === 6 ? 'IPv6' : 'IPv4';
   const server = new NativeServer(engine, result.endpoint, { address: result.address, port: result.port, family });
-  const context: NativeContext = { engine, handler: handler ?? {}, highWaterMark: options.highWaterMark };
-  engine.endpoints.set(result.endpoint, {
+  const context = contextOf(engine, handler ?? {}, options);
+  engine.addEndpoint(result.endpoint, {
     listensFor: (member) => typeof handler?.[member] === 'function',
     accept: (id) => new NativeConnection(context, id),
     idle: () => server.idle(),
@@ -268,20 +328,19 @@ export async function listenNative(engine: NativeEngine, options: NativeListenOp
   return server;
 }
 
-export interface NativeConnectOptions {
+/** What the native backend's connect() takes, validated. */
+export interface NativeConnectOptions extends ConnectionSettings {
   host: string;
   port: number;
-  highWaterMark: number;
   handler: TcpHandler;
 }
 
 export async function connectNative(engine: NativeEngine, options: NativeConnectOptions): Promise<NativeConnection> {
   const host = await numericHost(options.host);
-  const id = engine.binding.connect(host, options.port);
+  const id = engine.binding.connect(host, options.port, engineSettings(options));
   if (id < 0) throw new SystemError(id, 'connect', host, options.port);
-  const context: NativeContext = { engine, handler: options.handler, highWaterMark: options.highWaterMark };
-  const connection = new NativeConnection(context, id);
+  const connection = new NativeConnection(contextOf(engine, options.handler, options), id);
   return new Promise((resolve, reject) => {
-    engine.pendingClients.set(id, { connection, host, port: options.port, resolve, reject });
+    engine.addPendingClient(id, { connection, host, port: options.port, resolve, reject });
   });
 }

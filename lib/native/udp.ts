@@ -1,11 +1,10 @@
 /** The native backend's UDP sockets. Sends made while a batch is being handled leave together. */
 import { isIP } from 'node:net';
-import { lookup } from 'node:dns/promises';
 import { BaseDatagramSocket, DatagramServer, emptyStats, type OutgoingDatagram } from '../datagram.js';
 import { SystemError } from '../errors.js';
 import type { BoundAddress, BuiltinHandlerName, DatagramStats, UdpHandler, UdpServer } from '../types.js';
 import type { NativeEngine } from './engine.js';
-import { numericHost } from './tcp.js';
+import { numericHost } from '../dns.js';
 
 export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<State> {
   readonly backend = 'native' as const;
@@ -47,7 +46,7 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
       this.outHosts.push(datagram.address);
     }
     if (this.outBytes.length === 0) return;
-    if (this.engine.dispatching) this.engine.flushAfterBatch(this);
+    if (this.engine.inBatch) this.engine.flushAfterBatch(this);
     else this.flush(true);
   }
 
@@ -79,7 +78,7 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
 
   private async sendResolved(datagram: OutgoingDatagram): Promise<void> {
     try {
-      const { address } = await lookup(datagram.address);
+      const address = await numericHost(datagram.address);
       this.transmit([{ ...datagram, address }]);
     } catch (error) {
       this.deliverError(error as Error);
@@ -105,7 +104,7 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
     this.flush(true, true);
     this.lastStats = this.engine.binding.datagramStats(this.id) ?? this.lastStats;
     this.engine.binding.closeDatagram(this.id);
-    this.engine.datagrams.delete(this.id);
+    this.engine.removeDatagram(this.id);
   }
 }
 
@@ -129,7 +128,7 @@ export async function listenUdpNative(engine: NativeEngine, options: NativeUdpLi
   const handler = typeof options.handler === 'string' ? {} : options.handler;
   const local = { address: result.address, port: result.port, family: family(result.address) };
   const socket = new NativeDatagramSocket(engine, result.id, handler, local, false);
-  engine.datagrams.set(result.id, socket);
+  engine.addDatagram(result.id, socket);
   return new DatagramServer(socket);
 }
 
@@ -146,6 +145,6 @@ export async function connectUdpNative(engine: NativeEngine, options: NativeUdpC
   if ('errno' in result) throw new SystemError(result.errno, result.syscall, host, options.port);
   const local = { address: result.address, port: result.port, family: family(result.address) };
   const socket = new NativeDatagramSocket(engine, result.id, options.handler, local, true);
-  engine.datagrams.set(result.id, socket);
+  engine.addDatagram(result.id, socket);
   return socket;
 }

@@ -2,18 +2,19 @@
 import * as net from 'node:net';
 import { builtinHandler } from '../builtin.js';
 import { BaseConnection, type ConnectionContext } from '../connection.js';
-import { fromNodeError } from '../errors.js';
-import type { BoundAddress, BuiltinHandlerName, Server, TcpHandler } from '../types.js';
-import { toBytes } from '../validate.js';
+import { BufferFullError, fromNodeError, IdleTimeoutError } from '../errors.js';
+import type { ConnectionSettings } from '../native/tcp.js';
+import type { BoundAddress, BuiltinHandlerName, CloseOptions, Server, ServerStats, TcpHandler } from '../types.js';
+import { checkCloseOptions, toBytes } from '../validate.js';
 
 export class NodeConnection<State = unknown> extends BaseConnection<State> {
   private readonly socket: net.Socket;
+  /** The error the connection failed with, for its close(). */
   private error: Error | undefined;
-  // node:net keeps reading while paused and reports the peer's end, a reset and the close at
-  // once; the native engine stops reading and hears them after resume(). These hold them
-  // back so both backends tell the same story.
+  // node:net keeps reading while paused and reports the peer's end and the close at once;
+  // the native engine stops reading and hears them after resume(). These hold them back so
+  // both backends tell the same story. Failures are never held (see pause() in types.ts).
   private paused = false;
-  private heldError = false;
   private heldEnd = false;
   private heldClose = false;
 
@@ -28,18 +29,25 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
     });
     socket.on('error', (error) => {
       this.error = fromNodeError(error);
-      if (this.paused) this.heldError = true;
-      else this.deliverError(this.error);
+      this.deliverError(this.error);
     });
     socket.on('close', () => {
-      if (this.destroyRequested) this.deliverClose();
-      else if (this.paused) this.heldClose = true;
+      if (this.paused && !this.destroyRequested && this.error === undefined) this.heldClose = true;
       else this.deliverClose(this.error);
     });
+    if (context.idleTimeout > 0) {
+      // node:net's timer counts reads and writes, as the engine's sweep does.
+      socket.setTimeout(context.idleTimeout, () => this.fail(new IdleTimeoutError(context.idleTimeout)));
+    }
   }
 
   get bufferedBytes(): number {
     return this.socket.writableLength;
+  }
+
+  /** The error the connection closed with, if any (for the server's counters). */
+  get closeError(): Error | undefined {
+    return this.error;
   }
 
   // node:net reads these from the socket when first asked; once closed, only a value read
@@ -55,7 +63,13 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   write(data: Uint8Array | string): boolean {
     const bytes = toBytes(data);
     if (this.closed || this.ending) return false;
-    if (this.socket.write(bytes)) return true;
+    const belowMark = this.socket.write(bytes);
+    const limit = this.context.maxBufferedBytes;
+    if (limit > 0 && this.socket.writableLength > limit) {
+      this.fail(new BufferFullError(limit));
+      return false;
+    }
+    if (belowMark) return true;
     this.needDrain = true;
     return false;
   }
@@ -66,13 +80,22 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
     this.socket.end();
   }
 
-  destroy(): void {
+  protected abort(error?: Error): void {
     if (this.closed) return;
     this.destroyRequested = true;
-    this.heldError = this.heldEnd = false;
+    this.error = error;
+    this.heldEnd = false;
     // The socket may be gone already (its close held while paused): say close now.
-    if (this.heldClose) process.nextTick(() => this.deliverClose());
+    if (this.heldClose) process.nextTick(() => this.deliverClose(error));
     this.socket.destroy();
+  }
+
+  /** The engine-side failures (idle timeout, a full queue): error(), then close(). */
+  private fail(error: Error): void {
+    if (this.closed) return;
+    this.error = error;
+    this.deliverError(error);
+    this.abort(error);
   }
 
   pause(): void {
@@ -85,12 +108,11 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
     if (!this.paused) return;
     this.paused = false;
     if (!this.closed) this.socket.resume();
-    if (!this.heldError && !this.heldEnd && !this.heldClose) return;
+    if (!this.heldEnd && !this.heldClose) return;
     process.nextTick(() => {
-      if (this.heldError) this.deliverError(this.error!);
       if (this.heldEnd) this.endedByPeer();
       if (this.heldClose) this.deliverClose(this.error);
-      this.heldError = this.heldEnd = this.heldClose = false;
+      this.heldEnd = this.heldClose = false;
     });
   }
 }
@@ -99,34 +121,52 @@ class NodeServer implements Server {
   readonly backend = 'node' as const;
   readonly transport = 'tcp' as const;
   private readonly server: net.Server;
-  private open = 0;
+  private bound: BoundAddress | undefined;
+  private readonly open = new Set<NodeConnection>();
+  private accepted = 0;
+  private rejected = 0;
+  private timedOut = 0;
   private listenerClosed = false;
   private closing: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
+  private deadline: NodeJS.Timeout | undefined;
 
   constructor(server: net.Server) {
     this.server = server;
+    server.on('drop', () => this.rejected++);
   }
 
   get connections(): number {
-    return this.open;
+    return this.open.size;
+  }
+
+  /** Read once when listening, so it still answers after close() (as the native backend does). */
+  listening(): void {
+    const bound = this.server.address() as net.AddressInfo;
+    this.bound = { address: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
   }
 
   address(): BoundAddress {
-    const bound = this.server.address() as net.AddressInfo;
-    return { address: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+    return { ...this.bound! };
   }
 
-  connectionOpened(): void {
-    this.open++;
+  stats(): ServerStats {
+    return { connections: this.open.size, accepted: this.accepted, rejected: this.rejected, timedOut: this.timedOut };
   }
 
-  connectionClosed(): void {
-    this.open--;
+  connectionOpened(connection: NodeConnection): void {
+    this.accepted++;
+    this.open.add(connection);
+  }
+
+  connectionClosed(connection: NodeConnection, error: Error | undefined): void {
+    if (error instanceof IdleTimeoutError) this.timedOut++;
+    this.open.delete(connection);
     this.resolveIfDone();
   }
 
-  close(): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
+    const { timeout } = checkCloseOptions(options);
     // net.Server's close callback can run before the last socket's 'close' event: resolve
     // only when both have happened, so `connections` is 0 once close() resolves.
     this.closing ??= new Promise((resolve) => {
@@ -135,59 +175,95 @@ class NodeServer implements Server {
         this.listenerClosed = true;
         this.resolveIfDone();
       });
+      if (timeout !== undefined && this.open.size > 0) {
+        this.deadline = setTimeout(() => {
+          for (const connection of this.open) connection.destroy();
+        }, timeout);
+      }
     });
     return this.closing;
   }
 
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   private resolveIfDone(): void {
-    if (this.listenerClosed && this.open === 0) this.onClosed?.();
+    if (!this.listenerClosed || this.open.size !== 0) return;
+    clearTimeout(this.deadline);
+    this.onClosed?.();
   }
 }
 
-export interface NodeListenOptions {
+/** What the node backend's listen() takes, validated. */
+export interface NodeListenOptions extends ConnectionSettings {
   host: string;
   port: number;
   backlog: number;
   ipv6Only: boolean;
-  highWaterMark: number;
+  maxConnections: number;
   handler: BuiltinHandlerName | TcpHandler;
+}
+
+function contextOf(handler: TcpHandler, options: ConnectionSettings): ConnectionContext {
+  return {
+    handler,
+    highWaterMark: options.highWaterMark,
+    allowHalfOpen: options.allowHalfOpen,
+    idleTimeout: options.idleTimeout,
+    maxBufferedBytes: options.maxBufferedBytes,
+  };
+}
+
+/** node:net's own socket options for our settings; our side's end is always ours to make. */
+function socketOptions(options: ConnectionSettings) {
+  return {
+    allowHalfOpen: true,
+    noDelay: options.noDelay,
+    keepAlive: options.keepAlive,
+    keepAliveInitialDelay: options.keepAliveInitialDelay,
+    highWaterMark: options.highWaterMark,
+  };
 }
 
 export function listenNode(options: NodeListenOptions): Promise<Server> {
   const handler = typeof options.handler === 'string' ? builtinHandler(options.handler) : options.handler;
-  const context = { handler, highWaterMark: options.highWaterMark };
-  const netServer = net.createServer({ noDelay: true, highWaterMark: options.highWaterMark });
+  const context = contextOf(handler, options);
+  const netServer = net.createServer(socketOptions(options));
+  if (options.maxConnections > 0) netServer.maxConnections = options.maxConnections;
   const server = new NodeServer(netServer);
   netServer.on('connection', (socket) => {
-    server.connectionOpened();
-    socket.on('close', () => server.connectionClosed());
-    new NodeConnection(socket, context).deliverOpen();
+    const connection = new NodeConnection(socket, context);
+    server.connectionOpened(connection);
+    socket.on('close', () => server.connectionClosed(connection, connection.closeError));
+    connection.deliverOpen();
   });
   return new Promise((resolve, reject) => {
     netServer.once('error', (error) => reject(fromNodeError(error)));
-    netServer.listen({ host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only }, () =>
-      resolve(server),
-    );
+    netServer.listen({ host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only }, () => {
+      server.listening();
+      resolve(server);
+    });
   });
 }
 
-export interface NodeConnectOptions {
+/** What the node backend's connect() takes, validated. */
+export interface NodeConnectOptions extends ConnectionSettings {
   host: string;
   port: number;
-  highWaterMark: number;
   handler: TcpHandler;
 }
 
 export function connectNode(options: NodeConnectOptions): Promise<NodeConnection> {
   return new Promise((resolve, reject) => {
     // net.Socket passes highWaterMark on to its stream; @types/node does not list it.
-    const connectOptions = { host: options.host, port: options.port, noDelay: true, highWaterMark: options.highWaterMark };
+    const connectOptions = { host: options.host, port: options.port, ...socketOptions(options) };
     const socket = net.connect(connectOptions as net.NetConnectOpts);
     const onConnectError = (error: Error) => reject(fromNodeError(error));
     socket.once('error', onConnectError);
     socket.once('connect', () => {
       socket.off('error', onConnectError);
-      const connection = new NodeConnection(socket, { handler: options.handler, highWaterMark: options.highWaterMark });
+      const connection = new NodeConnection(socket, contextOf(options.handler, options));
       resolve(connection);
       connection.deliverOpen();
     });

@@ -1,9 +1,9 @@
 /** The node backend's UDP sockets, over node:dgram, with the same counters and truncation rules. */
 import * as dgram from 'node:dgram';
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { builtinUdpHandler } from '../builtin.js';
 import { BaseDatagramSocket, DatagramServer, emptyStats, remoteInfo, type OutgoingDatagram } from '../datagram.js';
+import { numericHost } from '../dns.js';
 import { fromNodeError } from '../errors.js';
 import type { BoundAddress, BuiltinHandlerName, DatagramStats, UdpHandler, UdpServer } from '../types.js';
 
@@ -65,7 +65,7 @@ export class NodeDatagramSocket<State = unknown> extends BaseDatagramSocket<Stat
 }
 
 async function socketType(host: string): Promise<{ type: 'udp4' | 'udp6'; address: string }> {
-  const address = isIP(host) !== 0 ? host : (await lookup(host)).address;
+  const address = await numericHost(host);
   return { type: isIP(address) === 6 ? 'udp6' : 'udp4', address };
 }
 

@@ -1,6 +1,12 @@
-// Measurements behind the dispatch decision (docs/design.md), kept in the addon so anyone
-// can rerun them: the round-trip rate of the alternative design, where the engine runs on
-// a native thread and reaches JavaScript through a ThreadSafeFunction (uv_async).
+// The benchmark addon (build/Release/sockengine_bench.node), built only in the repository
+// and never part of the product addon: a benchmark's thread and its ThreadSafeFunction
+// have no place in a server's process (terminating a worker that ran one could abort it).
+//
+// - measureThreadHop: the round-trip rate of the alternative dispatch design, where the
+//   engine runs on a native thread and reaches JavaScript through a ThreadSafeFunction
+//   (uv_async); docs/design.md has the numbers.
+// - noop: the cost of one crossing from JavaScript into an addon.
+// - uppercase: the built-in handler's kernel, in place, against the JavaScript one.
 #include <napi.h>
 
 #include <chrono>
@@ -8,7 +14,7 @@
 #include <mutex>
 #include <thread>
 
-#include "measure.h"
+#include "../handlers/handler.h"
 
 namespace sockengine {
 namespace {
@@ -25,7 +31,7 @@ struct ThreadHop {
   napi_deferred deferred = nullptr;
 };
 
-}  // namespace
+
 
 // measureThreadHop(rounds, callback) -> Promise<seconds>: a native thread posts `rounds`
 // events one at a time; each runs `callback` on the JavaScript thread and the native thread
@@ -70,4 +76,24 @@ Napi::Value measureThreadHop(const Napi::CallbackInfo& info) {
   return Napi::Value(env, promise);
 }
 
+Napi::Value noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
+
+Napi::Value uppercase(const Napi::CallbackInfo& info) {
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  uppercaseAscii(bytes.Data(), bytes.ByteLength());
+  return info.Env().Undefined();
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  exports.Set("measureThreadHop", Napi::Function::New(env, measureThreadHop, "measureThreadHop"));
+  exports.Set("noop", Napi::Function::New(env, noop, "noop"));
+  exports.Set("uppercase", Napi::Function::New(env, uppercase, "uppercase"));
+  return exports;
+}
+
+}  // namespace
 }  // namespace sockengine
+
+static Napi::Object initModule(Napi::Env env, Napi::Object exports) { return sockengine::init(env, exports); }
+
+NODE_API_MODULE(sockengine_bench, initModule)

@@ -1,187 +1,18 @@
-// The only file that knows about Node. It watches the engine's poller fd from Node's own
-// libuv loop (uv_poll), so every wake-up runs on the JavaScript thread with no thread hop,
-// and hands JavaScript one batch per wake-up: an Int32Array of event records and one
-// Buffer holding the bytes they point into (docs/design.md has the measurements behind
-// this choice).
-//
-// Errors cross as negative errno numbers; lib/errors.ts turns them into Error objects with
-// code, errno and syscall, so this file never builds error messages.
+// The addon's exports: argument parsing for each call JavaScript makes into the engine
+// (lib/binding.ts lists them with their types). Options arrive validated by lib/; errors go
+// back as negative errno numbers, which lib/errors.ts turns into Error objects with code,
+// errno and syscall, so this file never builds error messages.
 #include <napi.h>
-#include <uv.h>
 
-#include <cstdlib>
+#include <cerrno>
 #include <cstring>
-#include <vector>
+#include <string>
 
 #include "../loop.h"
-#include "measure.h"
+#include "engine.h"
 
 namespace sockengine {
 namespace {
-
-// Batches above this many bytes go to JavaScript without a copy: the arena's memory itself
-// becomes the Buffer, and a spare block becomes the next arena. Below it a copy is cheaper
-// than an external buffer's finalizer. Measured on the 10 x 16 KiB stream shape: copying
-// every batch into fresh memory cost 1.2 page faults per message against node:net's 0.3.
-constexpr size_t kCopyLimit = 64 * 1024;
-
-// Blocks returned by the finalizers of earlier batches' Buffers, kept warm for reuse.
-// Finalizers run on the thread that owns the engine, so each thread keeps its own.
-struct SpareBlocks {
-  static constexpr size_t kKeep = 4;
-  struct Block {
-    uint8_t* data;
-    size_t capacity;
-  };
-  std::vector<Block> blocks;
-  ~SpareBlocks() {
-    for (Block& block : blocks) std::free(block.data);
-  }
-};
-thread_local SpareBlocks spareBlocks;
-
-void returnBlock(napi_env, void* data, void* hint) {
-  size_t capacity = reinterpret_cast<size_t>(hint);
-  if (spareBlocks.blocks.size() < SpareBlocks::kKeep) {
-    spareBlocks.blocks.push_back({static_cast<uint8_t*>(data), capacity});
-  } else {
-    std::free(data);
-  }
-}
-
-class Engine {
- public:
-  explicit Engine(Napi::Env env) : env_(env), context_(env, "sockengine") {}
-
-  int start() {
-    int result = loop_.open();
-    if (result < 0) return result;
-    uv_loop_t* uvLoop = nullptr;
-    if (napi_get_uv_event_loop(env_, &uvLoop) != napi_ok) return -EINVAL;
-    poll_ = new uv_poll_t;
-    poll_->data = this;
-    result = uv_poll_init(uvLoop, poll_, loop_.fd());
-    if (result < 0) {
-      delete poll_;
-      poll_ = nullptr;
-      return result;
-    }
-    uv_poll_start(poll_, UV_READABLE, onPoll);
-    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-    napi_add_async_cleanup_hook(env_, onEnvCleanup, this, &cleanupHandle_);
-    return 0;
-  }
-
-  Loop& loop() { return loop_; }
-  Napi::Env env() const { return env_; }
-  void setBatchCallback(Napi::Function callback) { onBatch_ = Napi::Persistent(callback); }
-
-  // Keeps the process alive exactly while the engine has sockets open or events to deliver,
-  // like a node:net server or socket.
-  void syncRef() {
-    bool wanted = loop_.active() || !loop_.events().empty();
-    if (wanted == referenced_ || poll_ == nullptr) return;
-    referenced_ = wanted;
-    if (wanted) {
-      uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-    } else {
-      uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-    }
-  }
-
- private:
-  static void onPoll(uv_poll_t* handle, int, int) { static_cast<Engine*>(handle->data)->runAndDeliver(); }
-
-  void runAndDeliver() {
-    if (stopped_) return;
-    loop_.runOnce();
-    if (!loop_.events().empty() && !onBatch_.IsEmpty()) deliver();
-    syncRef();
-  }
-
-  // Raw Node-API calls with every status checked: while a worker is being terminated (or
-  // calls process.exit() in a handler) Node still runs its loop once, JavaScript can no
-  // longer run, and node-addon-api's wrappers would turn the failure into a fatal error.
-  // Here a failure stops delivery instead; the cleanup hook closes everything next.
-  void deliver() {
-    napi_handle_scope scope;
-    if (napi_open_handle_scope(env_, &scope) != napi_ok) return stop();
-    const auto& events = loop_.events();
-    size_t recordBytes = events.size() * sizeof(EventRecord);
-    void* recordData = nullptr;
-    napi_value records, view, bytes, callback, global, result;
-    bool ready = napi_create_arraybuffer(env_, recordBytes, &recordData, &records) == napi_ok &&
-                 napi_create_typedarray(env_, napi_int32_array, recordBytes / sizeof(int32_t), records, 0, &view) ==
-                     napi_ok &&
-                 handOverBytes(&bytes) && napi_get_reference_value(env_, onBatch_, &callback) == napi_ok &&
-                 napi_get_global(env_, &global) == napi_ok;
-    if (ready) std::memcpy(recordData, events.data(), recordBytes);
-    // Cleared before JavaScript runs: events its calls cause belong to the next batch.
-    loop_.clearBatch();
-    napi_value argv[2] = {view, bytes};
-    if (!ready || napi_make_callback(env_, context_, global, callback, 2, argv, &result) != napi_ok) stop();
-    napi_close_handle_scope(env_, scope);
-  }
-
-  // The batch's bytes as a Buffer: a copy when small, else the arena's own memory.
-  bool handOverBytes(napi_value* bytes) {
-    ByteBuffer& arena = loop_.arena();
-    size_t size = arena.size();
-    if (size <= kCopyLimit) {
-      void* data = nullptr;
-      if (napi_create_buffer(env_, size, &data, bytes) != napi_ok) return false;
-      if (size > 0) std::memcpy(data, arena.data(), size);
-      return true;
-    }
-    size_t capacity = 0;
-    uint8_t* data = arena.detach(&capacity);
-    if (napi_create_external_buffer(env_, size, data, returnBlock, reinterpret_cast<void*>(capacity), bytes) !=
-        napi_ok) {
-      arena.adopt(data, capacity);
-      return false;
-    }
-    if (!spareBlocks.blocks.empty()) {
-      SpareBlocks::Block block = spareBlocks.blocks.back();
-      spareBlocks.blocks.pop_back();
-      arena.adopt(block.data, block.capacity);
-    }
-    return true;
-  }
-
-  void stop() {
-    stopped_ = true;
-    if (poll_ != nullptr) uv_poll_stop(poll_);
-  }
-
-  static void onEnvCleanup(napi_async_cleanup_hook_handle handle, void* data) {
-    // Process exit or worker termination: close every socket now and free the engine once
-    // libuv has let go of the poll handle.
-    auto* engine = static_cast<Engine*>(data);
-    engine->cleanupHandle_ = handle;
-    engine->loop_.closeAll();
-    if (engine->poll_ == nullptr) {
-      napi_remove_async_cleanup_hook(handle);
-      delete engine;
-      return;
-    }
-    uv_poll_stop(engine->poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(engine->poll_), [](uv_handle_t* closed) {
-      auto* owner = static_cast<Engine*>(closed->data);
-      delete reinterpret_cast<uv_poll_t*>(closed);
-      napi_remove_async_cleanup_hook(owner->cleanupHandle_);
-      delete owner;
-    });
-  }
-
-  Napi::Env env_;
-  Loop loop_;
-  uv_poll_t* poll_ = nullptr;
-  bool referenced_ = false;
-  bool stopped_ = false;
-  Napi::FunctionReference onBatch_;
-  Napi::AsyncContext context_;
-  napi_async_cleanup_hook_handle cleanupHandle_ = nullptr;
-};
 
 Engine* engineOf(const Napi::CallbackInfo& info) { return static_cast<Engine*>(info.Data()); }
 
@@ -192,21 +23,45 @@ Napi::Value setBatchCallback(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// listen(host, port, backlog, ipv6Only, builtin | null, deliverOpen)
-//   -> { endpoint, address, port } or { errno, syscall }
+uint32_t uintProperty(const Napi::Object& object, const char* name) {
+  return object.Get(name).As<Napi::Number>().Uint32Value();
+}
+
+bool boolProperty(const Napi::Object& object, const char* name) { return object.Get(name).ToBoolean().Value(); }
+
+// The settings every connection of an endpoint shares, from an object lib/native/tcp.ts
+// builds (validated there): { idleTimeout, maxBufferedBytes, noDelay, keepAlive,
+// keepAliveInitialDelay }.
+ConnectionSettings connectionSettings(const Napi::Object& object) {
+  ConnectionSettings settings;
+  settings.idleTimeoutMs = uintProperty(object, "idleTimeout");
+  settings.maxBufferedBytes = static_cast<uint64_t>(object.Get("maxBufferedBytes").As<Napi::Number>().Int64Value());
+  settings.noDelay = boolProperty(object, "noDelay");
+  settings.keepAlive = boolProperty(object, "keepAlive");
+  settings.keepAliveDelayMs = uintProperty(object, "keepAliveInitialDelay");
+  return settings;
+}
+
+// listen(host, port, settings) -> { endpoint, address, port } or { errno, syscall }, where
+// settings adds { backlog, ipv6Only, builtin: string | null, deliverOpen, maxConnections }
+// to the connection settings.
 Napi::Value listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine* engine = engineOf(info);
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int port = info[1].As<Napi::Number>().Int32Value();
-  int backlog = info[2].As<Napi::Number>().Int32Value();
-  bool ipv6Only = info[3].As<Napi::Boolean>().Value();
-  bool deliverOpen = info[5].As<Napi::Boolean>().Value();
-  std::unique_ptr<BuiltinHandler> builtin;
+  Napi::Object given = info[2].As<Napi::Object>();
+  Loop::ListenSettings settings;
+  settings.backlog = static_cast<int>(uintProperty(given, "backlog"));
+  settings.ipv6Only = boolProperty(given, "ipv6Only");
+  settings.deliverOpen = boolProperty(given, "deliverOpen");
+  settings.maxConnections = uintProperty(given, "maxConnections");
+  settings.connection = connectionSettings(given);
   Napi::Object result = Napi::Object::New(env);
-  if (info[4].IsString()) {
-    builtin = makeBuiltinHandler(info[4].As<Napi::String>().Utf8Value());
-    if (!builtin) {
+  Napi::Value builtin = given.Get("builtin");
+  if (builtin.IsString()) {
+    settings.builtin = makeBuiltinHandler(builtin.As<Napi::String>().Utf8Value());
+    if (!settings.builtin) {
       result.Set("errno", -EINVAL);
       result.Set("syscall", "handler");
       return result;
@@ -221,8 +76,7 @@ Napi::Value listen(const Napi::CallbackInfo& info) {
   uint32_t endpoint = 0;
   SockAddr bound;
   const char* failedSyscall = "";
-  int status = engine->loop().listen(address, backlog, ipv6Only, std::move(builtin), deliverOpen, &endpoint, &bound,
-                                     &failedSyscall);
+  int status = engine->loop().listen(address, std::move(settings), &endpoint, &bound, &failedSyscall);
   engine->syncRef();
   if (status < 0) {
     result.Set("errno", status);
@@ -257,15 +111,29 @@ Napi::Value closeListener(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), remaining);
 }
 
-// connect(host, port) -> connection id (> 0) or -errno
+// endpointStats(endpoint) -> { accepted, rejected, timedOut, connections } or null
+Napi::Value endpointStats(const Napi::CallbackInfo& info) {
+  const Endpoint* endpoint = engineOf(info)->loop().endpoint(idArgument(info));
+  if (endpoint == nullptr) return info.Env().Null();
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("accepted", static_cast<double>(endpoint->accepted));
+  result.Set("rejected", static_cast<double>(endpoint->rejected));
+  result.Set("timedOut", static_cast<double>(endpoint->timedOut));
+  result.Set("connections", endpoint->connections);
+  return result;
+}
+
+// connect(host, port, settings) -> connection id (> 0) or -errno; settings as for listen's
+// connections.
 Napi::Value connect(const Napi::CallbackInfo& info) {
   Engine* engine = engineOf(info);
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int port = info[1].As<Napi::Number>().Int32Value();
+  ConnectionSettings settings = connectionSettings(info[2].As<Napi::Object>());
   SockAddr address;
   int status = sys::parseAddress(host.c_str(), port, &address);
   uint32_t id = 0;
-  if (status == 0) status = engine->loop().connect(address, &id);
+  if (status == 0) status = engine->loop().connect(address, settings, &id);
   engine->syncRef();
   return Napi::Number::New(info.Env(), status < 0 ? status : static_cast<double>(id));
 }
@@ -450,16 +318,6 @@ Napi::Value stats(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// uppercase(Uint8Array): the built-in handler's kernel, in place, for benchmarks and tests.
-Napi::Value uppercase(const Napi::CallbackInfo& info) {
-  auto bytes = info[0].As<Napi::Uint8Array>();
-  uppercaseAscii(bytes.Data(), bytes.ByteLength());
-  return info.Env().Undefined();
-}
-
-// noop(): the cost of one crossing from JavaScript into the addon, for benchmarks.
-Napi::Value noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
-
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* engine = new Engine(env);
   int status = engine->start();
@@ -477,6 +335,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   add("closeListener", closeListener);
   add("peerAddress", peerAddress);
   add("endpointConnections", connectionCall<&Loop::endpointConnections>);
+  add("endpointStats", endpointStats);
+  add("closeEndpointConnections", connectionCall<&Loop::closeEndpointConnections>);
   add("connect", connect);
   add("write", write);
   add("end", connectionCall<&Loop::end>);
@@ -491,9 +351,6 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   add("closeDatagram", closeDatagram);
   add("datagramStats", datagramStats);
   add("disableBatchedDatagrams", disableBatchedDatagrams);
-  add("uppercase", uppercase);
-  add("noop", noop);
-  exports.Set("measureThreadHop", Napi::Function::New(env, measureThreadHop, "measureThreadHop"));
   return exports;
 }
 

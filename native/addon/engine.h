@@ -1,0 +1,47 @@
+// The engine's life inside one Node environment (the main thread or a worker): it watches
+// the loop's poller fd from Node's own libuv loop (uv_poll), so every wake-up runs on the
+// JavaScript thread with no thread hop, and hands JavaScript one batch per wake-up (see
+// ../events.h; docs/design.md has the measurements behind this choice).
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include "../loop.h"
+
+namespace sockengine {
+
+class Engine {
+ public:
+  explicit Engine(Napi::Env env);
+
+  // Opens the loop and starts watching it; 0 or -errno. On failure the caller deletes it.
+  int start();
+  Loop& loop() { return loop_; }
+  void setBatchCallback(Napi::Function callback) { onBatch_ = Napi::Persistent(callback); }
+  // Keeps the process alive exactly while the engine has sockets open or events to deliver,
+  // like a node:net server or socket.
+  void syncRef();
+
+ private:
+  static void onPoll(uv_poll_t* handle, int status, int events);
+  static void onEnvCleanup(napi_async_cleanup_hook_handle handle, void* data);
+  void runAndDeliver();
+  void deliver();
+  bool handOverBytes(napi_value* bytes);
+  void reportFailure(napi_value global);
+  void stop();
+
+  napi_env env_;
+  Loop loop_;
+  uv_poll_t* poll_ = nullptr;
+  bool referenced_ = false;
+  bool stopped_ = false;
+  Napi::FunctionReference onBatch_;
+  // An empty function, called only to run the tick queue after an exception cut it short.
+  Napi::FunctionReference runTicks_;
+  Napi::AsyncContext context_;
+  napi_async_cleanup_hook_handle cleanupHandle_ = nullptr;
+};
+
+}  // namespace sockengine
