@@ -2,13 +2,73 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_PORT, listen } from '../api.js';
+import { SockengineError } from '../errors.js';
 import type { BackendChoice, BuiltinHandlerName, Server, TcpHandler, UdpHandler, UdpServer } from '../types.js';
 import { checkHandler, isBuiltinName } from '../validate.js';
 import { parseArgs, parsePort, UsageError } from './args.js';
 
-const options = ['transport', 'host', 'port', 'backend', 'handler'] as const;
-/** How long a signalled server waits for open connections before exiting anyway. */
-const SHUTDOWN_GRACE_MS = 2000;
+const options = [
+  'transport',
+  'host',
+  'port',
+  'backend',
+  'handler',
+  'idle-timeout',
+  'max-connections',
+  'max-buffered-bytes',
+  'shutdown-timeout',
+] as const;
+/** How long a signalled server waits for open connections by default (--shutdown-timeout). */
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
+/** At most this many handler-failure lines per second on stderr; the rest are counted. */
+const FAILURE_LINES_PER_SECOND = 5;
+
+/** A non-negative integer flag, or a UsageError naming it. */
+function parseCount(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`--${flag} must be a whole number, got '${text}'`);
+  }
+  return Number(text);
+}
+
+/**
+ * The user's handler, with one addition: a failure of the handler itself (a member that
+ * threw) costs its connection and one line on stderr, at most FAILURE_LINES_PER_SECOND a
+ * second, instead of an uncaught exception that would stop the server. The handler's own
+ * error() still runs first.
+ */
+export function reportingFailures(handler: TcpHandler, write: (line: string) => void = (line) => process.stderr.write(line)): TcpHandler {
+  let windowStart = 0;
+  let lines = 0;
+  let suppressed = 0;
+  const userError = handler.error;
+  return Object.assign(Object.create(handler) as TcpHandler, {
+    error(connection, error) {
+      try {
+        userError?.call(handler, connection, error);
+      } finally {
+        // Socket errors (resets, timeouts) are the peer's doing, not the handler's.
+        if (!(error instanceof SockengineError)) {
+          const now = Date.now();
+          if (now - windowStart >= 1000) {
+            if (suppressed > 0) write(`sockengine: ${suppressed} more handler failures not shown\n`);
+            windowStart = now;
+            lines = 0;
+            suppressed = 0;
+          }
+          if (lines < FAILURE_LINES_PER_SECOND) {
+            lines++;
+            const peer = `${connection.remoteAddress}:${connection.remotePort}`;
+            write(`sockengine: handler failed on ${peer}, connection closed: ${error.stack?.split('\n')[0] ?? error.message}\n`);
+          } else {
+            suppressed++;
+          }
+        }
+      }
+    },
+  } satisfies Pick<TcpHandler, 'error'>);
+}
 
 async function loadHandler(spec: string, transport: 'tcp' | 'udp'): Promise<BuiltinHandlerName | TcpHandler | UdpHandler> {
   if (isBuiltinName(spec)) return spec;
@@ -49,15 +109,29 @@ export async function serve(argv: string[]): Promise<number> {
     throw new UsageError(`--backend must be auto, native or node, got '${backend}'`);
   }
   const handlerSpec = given.get('handler') ?? 'uppercase';
+  const limits = {
+    idleTimeout: parseCount(given.get('idle-timeout'), 'idle-timeout'),
+    maxConnections: parseCount(given.get('max-connections'), 'max-connections'),
+    maxBufferedBytes: parseCount(given.get('max-buffered-bytes'), 'max-buffered-bytes'),
+  };
+  const shutdownTimeout = parseCount(given.get('shutdown-timeout'), 'shutdown-timeout') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  if (transport === 'udp') {
+    for (const [flag, value] of Object.entries(limits)) {
+      if (value !== undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to tcp only`);
+    }
+  }
   const handler = await loadHandler(handlerSpec, transport);
 
   let server: Server | UdpServer;
   try {
     const choice = backend as BackendChoice;
-    server =
-      transport === 'udp'
-        ? await listen({ transport, host, port, backend: choice, handler: handler as BuiltinHandlerName | UdpHandler })
-        : await listen({ transport, host, port, backend: choice, handler: handler as BuiltinHandlerName | TcpHandler });
+    if (transport === 'udp') {
+      server = await listen({ transport, host, port, backend: choice, handler: handler as BuiltinHandlerName | UdpHandler });
+    } else {
+      const tcpHandler = typeof handler === 'string' ? handler : reportingFailures(handler as TcpHandler);
+      const given = Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
+      server = await listen({ transport, host, port, backend: choice, handler: tcpHandler as BuiltinHandlerName | TcpHandler, ...given });
+    }
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
@@ -72,12 +146,13 @@ export async function serve(argv: string[]): Promise<number> {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      // A second signal, or connections that outlive the grace period, end it at once.
+      // A second signal ends it at once; connections still open after --shutdown-timeout
+      // are closed by the server.
       const force = () => done(0);
       process.once('SIGINT', force);
       process.once('SIGTERM', force);
-      setTimeout(force, SHUTDOWN_GRACE_MS).unref();
-      server.close().then(() => done(0));
+      const closing = server.transport === 'tcp' ? server.close({ timeout: shutdownTimeout }) : server.close();
+      closing.then(() => done(0));
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
