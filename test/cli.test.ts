@@ -159,6 +159,11 @@ beforeAll(() => {
   writeFileSync(join(fixtures, 'bad-member.mjs'), "export default { data: 'not a function' };\n");
   writeFileSync(join(fixtures, 'no-default.mjs'), 'export const data = () => {};\n');
   writeFileSync(join(fixtures, 'syntax-error.mjs'), 'export default {\n');
+  // A handler with a bug that one message triggers.
+  writeFileSync(
+    join(fixtures, 'throws.mjs'),
+    `export default {\n  data(connection, chunk) {\n    if (chunk.toString() === 'boom') throw new Error('handler bug');\n    connection.write(chunk);\n  },\n};\n`,
+  );
 });
 afterAll(() => {
   if (fixtures) rmSync(fixtures, { recursive: true, force: true });
@@ -277,6 +282,54 @@ describe.each(backends)('sockengine serve --backend %s', (backend) => {
     expect(await exited(child, 8000)).toEqual({ code: 0, signal: null });
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await tryConnect(port)).toBe('ECONNREFUSED');
+  });
+
+  it('a handler module that throws costs its connection and one line on stderr; the server keeps serving', async () => {
+    const { child, port } = await serve(['serve', '--port', '0', '--backend', backend, '--handler', join(fixtures, 'throws.mjs')]);
+    let err = '';
+    child.stderr!.on('data', (chunk) => (err += chunk));
+    const victim = await client(port);
+    victim.socket.write('boom');
+    await victim.waitClosed();
+    const healthy = await client(port);
+    healthy.socket.write('fine');
+    expect((await healthy.read(4)).toString()).toBe('fine');
+    await waitFor(() => err.includes('\n'), 'the failure line');
+    expectOneLine(err);
+    expect(err).toMatch(/^sockengine: handler failed on 127\.0\.0\.1:\d+, connection closed: Error: handler bug\n$/);
+  });
+
+  it('--shutdown-timeout: SIGTERM with an idle client exits 0 once that many ms have passed', async () => {
+    const { child, port } = await serve(['serve', '--port', '0', '--backend', backend, '--shutdown-timeout', '300']);
+    const idle = await client(port);
+    idle.socket.write('x');
+    await idle.read(1);
+    const started = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited(child, 8000)).toEqual({ code: 0, signal: null });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(2000);
+    await idle.waitClosed();
+  });
+
+  it('--idle-timeout and --max-connections limit the server', async () => {
+    const { port } = await serve(['serve', '--port', '0', '--backend', backend, '--idle-timeout', '200', '--max-connections', '1']);
+    const first = await client(port);
+    first.socket.write('x');
+    await first.read(1);
+    const second = await client(port);
+    await second.waitClosed(2000);
+    expect(first.closed).toBe(false);
+    await first.waitClosed(2000); // idle for 200 ms
+  });
+
+  it('a limit flag that is not a number: exit 2, one line naming it', async () => {
+    const child = spawn(process.execPath, [cli, 'serve', '--idle-timeout', 'soon'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (chunk) => (err += chunk));
+    expect((await exited(child)).code).toBe(2);
+    expectOneLine(err);
+    expect(err).toContain("--idle-timeout must be a whole number, got 'soon'");
   });
 
   it('a port already in use: exit 1, one line on stderr naming the port, nothing on stdout', async () => {
