@@ -5,6 +5,7 @@
       "sources": [
         "native/addon/bindings.cc",
         "native/addon/engine.cc",
+        "native/framing.cc",
         "native/handlers/echo.cc",
         "native/handlers/handler.cc",
         "native/handlers/reply.cc",
