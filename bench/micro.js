@@ -2,11 +2,11 @@
 // Micro-benchmarks with tinybench: `node bench/micro.js [--json]` (the full `npm run bench`
 // runs it after the rounds and stores its figures in the results JSON).
 //
-// 1. The uppercase kernel, native (binding.uppercase, native/handlers/uppercase.cc) against
+// 1. The uppercase kernel, native (benchAddon.uppercase, native/handlers/uppercase.cc) against
 //    JavaScript (uppercaseAscii, lib/builtin.ts), at 64 B, 4 KiB and 64 KiB. Each call first
 //    restores the lowercase input (a copy), so both kernels really rewrite bytes every time;
 //    the copy alone is measured too and subtracted.
-// 2. The cost of one JavaScript -> native crossing: binding.noop() against a plain JavaScript
+// 2. The cost of one JavaScript -> native crossing: benchAddon.noop() against a plain JavaScript
 //    function call (which the JIT inlines, so that row is the loop's own cost).
 // 3. Event delivery at batch sizes 1 to 256, through the real engine in this process: a
 //    native server with a JavaScript data() handler and 256 native client connections. One
@@ -17,6 +17,9 @@
 //    "cycle" adds the B writes. The engine's wake-up counter checks that a batch really
 //    held B events.
 import { Bench } from 'tinybench';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadBinding } from '../dist/binding.js';
 import { connect, listen, uppercaseAscii } from '../dist/index.js';
 
@@ -28,6 +31,16 @@ if ('error' in loaded) {
   process.exit(1);
 }
 const binding = loaded.binding;
+// The kernel and the crossing come from the benchmark-only addon (native/addon/measure.cc),
+// which the product addon does not carry.
+const benchAddonPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'sockengine_bench.node');
+let benchAddon;
+try {
+  benchAddon = createRequire(import.meta.url)(benchAddonPath);
+} catch (error) {
+  process.stderr.write(`micro: the benchmark addon does not load (${benchAddonPath}): ${error.message}\n`);
+  process.exit(1);
+}
 const hr = () => process.hrtime.bigint();
 const ms = (from, to) => Number(to - from) / 1e6;
 const TIME = 250;
@@ -64,7 +77,7 @@ async function kernelAndCrossing() {
     addLooped(bench, `copy ${size}`, inner, () => work.set(source));
     addLooped(bench, `native ${size}`, inner, () => {
       work.set(source);
-      binding.uppercase(work);
+      benchAddon.uppercase(work);
     });
     addLooped(bench, `js ${size}`, inner, () => {
       work.set(source);
@@ -73,12 +86,12 @@ async function kernelAndCrossing() {
     // Both kernels must agree before their speed means anything.
     const a = Buffer.from(source);
     const b = Buffer.from(source);
-    binding.uppercase(a);
+    benchAddon.uppercase(a);
     uppercaseAscii(b);
     if (!a.equals(b)) throw new Error(`native and JavaScript uppercase disagree at ${size} B`);
   }
   function plain() {}
-  addLooped(bench, 'crossing native noop', 10000, () => binding.noop());
+  addLooped(bench, 'crossing native noop', 10000, () => benchAddon.noop());
   addLooped(bench, 'crossing js call', 10000, () => plain());
   await bench.run();
   const get = (name) => taskStats(bench.getTask(name));
