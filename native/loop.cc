@@ -125,6 +125,16 @@ void Loop::pushConnectionEvent(EventType type, const Connection* connection, int
   push(type, connection->id, connection->endpoint->reportedId(), code, detail);
 }
 
+uint32_t Loop::nextEndpointId() {
+  // Ids travel as int32 and every client connection takes one: wrap below 2^31 and skip
+  // ids still in use, so a long-lived process never hands out a live server's id.
+  static constexpr uint32_t kLast = 0x7fffffffu;
+  do {
+    lastEndpointId_ = lastEndpointId_ >= kLast ? 1 : lastEndpointId_ + 1;
+  } while (endpoints_.count(lastEndpointId_) != 0);
+  return lastEndpointId_;
+}
+
 void Loop::addEndpoint(std::unique_ptr<Endpoint> endpoint) {
   uint32_t timeout = endpoint->settings.idleTimeoutMs;
   endpoints_.emplace(endpoint->id, std::move(endpoint));
@@ -159,7 +169,9 @@ void Loop::sweepIdle() {
   uint32_t now = sys::monotonicMs();
   connections_.forEachOpen([&](Connection* connection) {
     uint32_t timeout = connection->endpoint->settings.idleTimeoutMs;
-    if (timeout == 0 || now - connection->lastActive < timeout) return;
+    // A connect in progress is not idle: the idle clock starts when it opens (node:net's
+    // socket timeout does the same).
+    if (timeout == 0 || connection->connecting || now - connection->lastActive < timeout) return;
     connection->endpoint->timedOut++;
     fail(connection, static_cast<int>(EngineError::kIdleTimeout), Syscall::kNone);
   });

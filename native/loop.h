@@ -300,6 +300,7 @@ class Loop {
   Endpoint* endpointFor(uint32_t id);
   void releaseEndpointIfIdle(Endpoint* endpoint);
   void addEndpoint(std::unique_ptr<Endpoint> endpoint);
+  uint32_t nextEndpointId();
   // Frees the endpoint: nothing may use the pointer afterwards.
   void eraseEndpoint(Endpoint* endpoint);
   // Appends an event without bytes (see events.h for what each field means per type).

@@ -74,7 +74,7 @@ int Loop::listen(const SockAddr& address, ListenSettings settings, uint32_t* end
     *failedSyscall = "epoll_ctl";
     return -errno;
   }
-  endpoint->id = ++lastEndpointId_;
+  endpoint->id = nextEndpointId();
   endpoint->builtin = std::move(settings.builtin);
   endpoint->deliverOpen = settings.deliverOpen && !endpoint->builtin;
   endpoint->maxConnections = settings.maxConnections;
@@ -212,7 +212,7 @@ int Loop::connect(const SockAddr& address, const ConnectionSettings& settings, u
   if (connection == nullptr) return -EMFILE;
   // Each client connection is an endpoint of its own: its settings are its own.
   auto owned = std::make_unique<Endpoint>();
-  owned->id = ++lastEndpointId_;
+  owned->id = nextEndpointId();
   owned->client = true;
   owned->settings = settings;
   Endpoint* endpoint = owned.get();

@@ -243,6 +243,54 @@ describe.each(backends)('%s backend', (backend) => {
       await expect(RawClient.connect(server.address().port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     });
 
+    it('close({ timeout }) reaches a paused connection too: its close() runs', async () => {
+      let closes = 0;
+      const server = await listen({
+        port: 0,
+        backend,
+        handler: { data: (connection) => connection.pause(), close: () => closes++ },
+      });
+      const peer = await RawClient.connect(server.address().port);
+      peer.socket.write('x');
+      await waitFor(() => server.connections === 1, 'the connection');
+      await sleep(50);
+      await server.close({ timeout: 100 });
+      await waitFor(() => closes === 1, 'close() of the paused connection', 2000);
+      peer.socket.destroy();
+    });
+
+    it('an error() that writes after a buffer-full failure is refused quietly: one error, one close', async () => {
+      const events: string[] = [];
+      const block = Buffer.alloc(256 * 1024, 'w');
+      const server = await serve(
+        {
+          open(connection) {
+            for (let i = 0; i < 64 && !connection.closed; i++) connection.write(block);
+          },
+          error(connection, error) {
+            events.push(`error ${(error as NodeJS.ErrnoException).code}`);
+            expect(connection.write('ERR too slow\n')).toBe(false);
+          },
+          close: () => events.push('close'),
+        },
+        { maxBufferedBytes: 1024 * 1024 },
+      );
+      const peer = await RawClient.connect(server.address().port);
+      peer.socket.pause();
+      await waitFor(() => events.length >= 2, 'the connection to fail');
+      await sleep(50);
+      expect(events).toEqual(['error ERR_SOCKENGINE_BUFFER_FULL', 'close']);
+      peer.socket.destroy();
+    });
+
+    it('stats().timedOut counts an idle timeout even when error() destroys the connection itself', async () => {
+      const server = await serve({ error: (connection) => connection.destroy() }, { idleTimeout: 100 });
+      const peer = await RawClient.connect(server.address().port);
+      await peer.waitClosed(2000);
+      await waitFor(() => server.connections === 0, 'the close');
+      expect(server.stats().timedOut).toBe(1);
+    });
+
     it('Symbol.asyncDispose closes the server', async () => {
       const server = await listen({ port: 0, backend, handler: 'echo' });
       await server[Symbol.asyncDispose]();

@@ -249,7 +249,7 @@ export class NativeEngine {
     if (pending) {
       // A connect that never opened rejects its promise; the handler hears nothing.
       this.pendingClients.delete(id);
-      pending.reject(new SystemError(code, syscallNames[syscall] ?? 'connect', pending.host, pending.port));
+      pending.reject(new SystemError(code, syscallNames[syscall] || 'connect', pending.host, pending.port));
       return;
     }
     // The close that follows carries the error too, so a handler with close() but no

@@ -179,9 +179,11 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   receiveClose(): void {
     this.gone = true;
     this.queued = 0;
-    // A clean close waits behind held data; a failed connection's held data is dropped and
-    // its close delivered now, so a paused connection whose peer reset is never kept.
-    if ((this.paused || this.held) && this.error === undefined) {
+    // A clean close waits behind held data or the held end; a failed connection's held data
+    // is dropped and its close delivered now, so a paused connection whose peer reset is
+    // never kept. A paused connection with nothing held hears its close now too: the
+    // engine closed it (a server's close deadline), and nothing would ever resume it.
+    if (this.held && this.error === undefined) {
       this.hold({ kind: 'close' });
     } else {
       this.held = undefined;

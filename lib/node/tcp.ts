@@ -15,6 +15,8 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   // the native engine stops reading and hears them after resume(). These hold them back so
   // both backends tell the same story. Failures are never held (see pause() in types.ts).
   private paused = false;
+  /** Closed by the idle timeout (for the server's counters). */
+  timedOut = false;
   private heldEnd = false;
   private heldClose = false;
 
@@ -37,7 +39,11 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
     });
     if (context.idleTimeout > 0) {
       // node:net's timer counts reads and writes, as the engine's sweep does.
-      socket.setTimeout(context.idleTimeout, () => this.fail(new IdleTimeoutError(context.idleTimeout)));
+      socket.setTimeout(context.idleTimeout, () => {
+        if (this.closed) return;
+        this.timedOut = true;
+        this.fail(new IdleTimeoutError(context.idleTimeout));
+      });
     }
   }
 
@@ -45,10 +51,6 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
     return this.socket.writableLength;
   }
 
-  /** The error the connection closed with, if any (for the server's counters). */
-  get closeError(): Error | undefined {
-    return this.error;
-  }
 
   // node:net reads these from the socket when first asked; once closed, only a value read
   // before remains (the native backend behaves the same).
@@ -94,6 +96,9 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   private fail(error: Error): void {
     if (this.closed) return;
     this.error = error;
+    // Writes from error() are refused: the connection is failing (and a write over the
+    // limit must not fail it again from inside its own error()).
+    this.ending = true;
     this.deliverError(error);
     this.abort(error);
   }
@@ -159,8 +164,8 @@ class NodeServer implements Server {
     this.open.add(connection);
   }
 
-  connectionClosed(connection: NodeConnection, error: Error | undefined): void {
-    if (error instanceof IdleTimeoutError) this.timedOut++;
+  connectionClosed(connection: NodeConnection): void {
+    if (connection.timedOut) this.timedOut++;
     this.open.delete(connection);
     this.resolveIfDone();
   }
@@ -235,7 +240,7 @@ export function listenNode(options: NodeListenOptions): Promise<Server> {
   netServer.on('connection', (socket) => {
     const connection = new NodeConnection(socket, context);
     server.connectionOpened(connection);
-    socket.on('close', () => server.connectionClosed(connection, connection.closeError));
+    socket.on('close', () => server.connectionClosed(connection));
     connection.deliverOpen();
   });
   return new Promise((resolve, reject) => {
