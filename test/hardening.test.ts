@@ -367,7 +367,9 @@ describe.each(backends)('%s backend', (backend) => {
       await waitFor(() => kept.length >= 40 * (round + 1), 'the chunks');
     }
     for (const peer of peers) peer.socket.destroy();
-    for (const chunk of kept) expect(chunk.buffer.byteLength).toBeLessThanOrEqual(1024);
+    // Its own memory: no more than the chunk itself (a view into a batch of many chunks
+    // would report the whole batch).
+    for (const chunk of kept) expect(chunk.buffer.byteLength).toBeLessThanOrEqual(chunk.length);
   });
 });
 
@@ -376,14 +378,14 @@ describe.each(backends)('%s backend', (backend) => {
 describe.skipIf(process.env.SOCKENGINE_SANITIZED)('non-reading clients against the built-ins keep the server bounded', () => {
   for (const backend of backends) {
     for (const handler of ['uppercase', 'echo', 'reply:Message received.']) {
-      it(`${backend} ${handler}: 50 clients that send and never read grow the server by less than 200 MB`, async () => {
+      it(`${backend} ${handler}: 50 clients that send and never read for 3 s grow the server by less than 100 MB`, async () => {
         const { child, port } = await startCli(['serve', '--port', '0', '--backend', backend, '--handler', handler]);
         try {
           await sleep(200);
           const before = rss(child.pid!);
           const block = Buffer.alloc(64 * 1024, 'a');
           const clients = await Promise.all(Array.from({ length: 50 }, () => RawClient.connect(port)));
-          const stop = Date.now() + 1500;
+          const stop = Date.now() + 3000;
           await Promise.all(
             clients.map(async ({ socket }) => {
               socket.pause(); // Never reads the replies.
@@ -396,12 +398,14 @@ describe.skipIf(process.env.SOCKENGINE_SANITIZED)('non-reading clients against t
           );
           const grown = rss(child.pid!) - before;
           for (const { socket } of clients) socket.destroy();
-          expect(grown).toBeLessThan(200 * 1024 * 1024);
+          // Measured: 52-64 MB on both backends (1 MiB queued per connection plus the
+          // kernel's buffers); without backpressure the node backend passed 100 MB by 3 s.
+          expect(grown).toBeLessThan(100 * 1024 * 1024);
         } finally {
           child.kill('SIGTERM');
           await exited(child);
         }
-      }, 20_000);
+      }, 25_000);
     }
   }
 });
