@@ -1,6 +1,7 @@
 /** listen() and connect(): validate, pick the backend, hand over. */
 import { loadBinding } from './binding.js';
 import { NativeUnavailableError } from './errors.js';
+import { checkFraming, encodeFrame } from './framing.js';
 import { nativeEngine } from './native/engine.js';
 import { connectNative, listenNative } from './native/tcp.js';
 import { connectUdpNative, listenUdpNative } from './native/udp.js';
@@ -9,6 +10,7 @@ import { connectUdpNode, listenUdpNode } from './node/udp.js';
 import type {
   Backend,
   BackendChoice,
+  BuiltinHandlerName,
   ConnectOptions,
   Connection,
   DatagramSocket,
@@ -57,6 +59,8 @@ const connectionOptions = [
   'noDelay',
   'keepAlive',
   'keepAliveInitialDelay',
+  'framing',
+  'maxFrame',
 ] as const;
 const knownOptions = {
   tcpListen: [...commonOptions, 'backlog', 'ipv6Only', 'maxConnections', ...connectionOptions],
@@ -66,9 +70,21 @@ const knownOptions = {
 };
 
 /** The options every TCP connection has, checked, with their defaults. */
-function connectionSettings(given: Record<string, unknown>, builtin: boolean) {
+function connectionSettings(given: Record<string, unknown>, builtin: BuiltinHandlerName | undefined) {
+  const framing = checkFraming(given.framing, given.maxFrame);
+  if (framing === null && given.maxFrame !== undefined) {
+    throw new RangeError('options.maxFrame applies with options.framing; without it data() gets raw chunks');
+  }
+  if (framing !== null && builtin?.startsWith('reply:')) {
+    // The reply is the same frame every time: if it cannot be framed, say so now.
+    try {
+      encodeFrame(framing, Buffer.from(builtin.slice('reply:'.length)));
+    } catch (error) {
+      throw new RangeError(`options.handler '${builtin}' cannot be sent as a frame: ${(error as Error).message}`);
+    }
+  }
   const allowHalfOpen = checkBoolean(given.allowHalfOpen, 'allowHalfOpen', false);
-  if (allowHalfOpen && builtin) {
+  if (allowHalfOpen && builtin !== undefined) {
     throw new RangeError(
       'options.allowHalfOpen applies to JavaScript handlers: a built-in handler ends its side once its replies are sent',
     );
@@ -87,6 +103,7 @@ function connectionSettings(given: Record<string, unknown>, builtin: boolean) {
     noDelay: checkBoolean(given.noDelay, 'noDelay', true),
     keepAlive: checkBoolean(given.keepAlive, 'keepAlive', false),
     keepAliveInitialDelay: checkInteger(given.keepAliveInitialDelay, 'keepAliveInitialDelay', 0, 0, INT32_MAX),
+    framing,
   };
 }
 
@@ -151,7 +168,7 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
     ipv6Only,
     backlog: checkInteger(given.backlog, 'backlog', DEFAULT_BACKLOG, 1, 65535),
     maxConnections: checkInteger(given.maxConnections, 'maxConnections', 0, 0, INT32_MAX),
-    ...connectionSettings(given, typeof handler === 'string'),
+    ...connectionSettings(given, typeof handler === 'string' ? handler : undefined),
     handler,
   };
   const backend = resolveBackend(checkBackend(given.backend));
@@ -183,7 +200,7 @@ export async function connect(options: ConnectOptions | UdpConnectOptions): Prom
   const settings = {
     host,
     port,
-    ...connectionSettings(given, false),
+    ...connectionSettings(given, undefined),
     handler: checkHandler(given.handler, false) as ConnectOptions['handler'],
   };
   const backend = resolveBackend(checkBackend(given.backend));

@@ -15,6 +15,8 @@ export interface EngineConnectionSettings {
   noDelay: boolean;
   keepAlive: boolean;
   keepAliveInitialDelay: number;
+  /** A lib/framing.ts FramingSpec with its kind as native/framing.h numbers it, or null. */
+  framing: (Omit<import('./framing.js').FramingSpec, 'kind'> & { kind: number }) | null;
 }
 
 /** The addon's exports (native/addon/bindings.cc). */

@@ -2,6 +2,7 @@
  * The built-in handlers written in JavaScript: what the node backend runs for `uppercase`,
  * `echo` and `reply:TEXT`, and the "JavaScript handler" the benchmarks run on both backends.
  */
+import type { FramingSpec } from './framing.js';
 import type { BuiltinHandlerName, TcpHandler, UdpHandler } from './types.js';
 
 /** Rewrites ASCII a-z to A-Z in place, every other byte unchanged; returns `bytes`. */
@@ -20,13 +21,17 @@ export function uppercaseAscii(bytes: Uint8Array): Uint8Array {
  */
 export const BUILTIN_HIGH_WATER = 1024 * 1024;
 
-/** A JavaScript handler object doing what the named built-in does. */
-export function builtinHandler(name: BuiltinHandlerName): TcpHandler {
+/**
+ * A JavaScript handler object doing what the named built-in does: answer each chunk, or
+ * with framing each frame with one frame of the same framing.
+ */
+export function builtinHandler(name: BuiltinHandlerName, framing: FramingSpec | null = null): TcpHandler {
   const reply = name.startsWith('reply:') ? Buffer.from(name.slice('reply:'.length)) : undefined;
   const answer = name === 'uppercase' ? uppercaseAscii : (chunk: Uint8Array) => reply ?? chunk;
   return {
     data(connection, chunk) {
-      connection.write(answer(chunk));
+      if (framing === null) connection.write(answer(chunk));
+      else connection.send(answer(chunk));
       if (connection.bufferedBytes >= BUILTIN_HIGH_WATER) connection.pause();
     },
     drain(connection) {

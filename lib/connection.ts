@@ -10,6 +10,8 @@
  *   way it costs this connection only: the server and its other connections go on.
  */
 import { asError, reportUncaught } from './errors.js';
+import { encodeFrame, type FramingSpec } from './framing.js';
+import { toBytes } from './validate.js';
 import type { Connection, TcpHandler } from './types.js';
 
 /** What every connection of one server (or one client) shares: one object, not a copy each. */
@@ -22,6 +24,8 @@ export interface ConnectionContext<State = unknown> {
   readonly idleTimeout: number;
   /** Bytes a write may leave queued before the connection fails; 0: no limit. */
   readonly maxBufferedBytes: number;
+  /** How the stream is cut into frames; null: raw chunks. */
+  readonly framing: FramingSpec | null;
 }
 
 // Bits of BaseConnection.flags; subclasses use the bits from Flag.FirstFree up.
@@ -109,6 +113,14 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
 
   destroy(): void {
     this.abort();
+  }
+
+  send(payload: Uint8Array | string): boolean {
+    const framing = this.context.framing;
+    if (framing === null) {
+      throw new TypeError('send() writes one frame and needs the framing option on listen() or connect(); use write() for raw bytes');
+    }
+    return this.write(encodeFrame(framing, toBytes(payload)));
   }
 
   deliverOpen(): void {

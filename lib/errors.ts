@@ -93,6 +93,24 @@ export class BufferFullError extends SockengineError {
   }
 }
 
+/** A frame grew past `maxFrame`: the connection is closed as soon as that is certain. */
+export class FrameTooLongError extends SockengineError {
+  /** The limit that was passed, in bytes. */
+  readonly maxFrame: number;
+
+  constructor(maxFrame: number) {
+    super('ERR_SOCKENGINE_FRAME_TOO_LONG', `a frame grew past maxFrame (${maxFrame} bytes); connection closed`);
+    this.maxFrame = maxFrame;
+  }
+}
+
+/** A length header gave a negative payload length (after lengthAdjustment). */
+export class FrameLengthError extends SockengineError {
+  constructor() {
+    super('ERR_SOCKENGINE_FRAME_LENGTH', 'a length header gave a negative payload length; connection closed');
+  }
+}
+
 /** Thrown when the native backend is asked for but the addon cannot be loaded. */
 export class NativeUnavailableError extends SockengineError {
   constructor(reason: string) {

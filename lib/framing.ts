@@ -187,12 +187,12 @@ const CR = 0x0d;
  * A frame of `length` bytes at `start` in `source`, as a Buffer the caller may keep. A view
  * keeps its whole ArrayBuffer alive, so it is handed out only when the frame is at least
  * half of that ArrayBuffer (a kept frame then pins at most twice its size); a smaller
- * frame is copied, into Node's shared 8 KiB pool when it is small, as every small Buffer
- * Node makes is, so a kept 10-byte line pins at most 8 KiB instead of a 64 KiB read.
+ * frame is copied into memory of its own (never the shared 8 KiB pool, which a kept
+ * 10-byte line would pin whole): the same rule as the native backend's chunks.
  */
 function ownFrame(source: Buffer, start: number, length: number): Buffer {
   if (length * 2 >= source.buffer.byteLength) return source.subarray(start, start + length);
-  const frame = Buffer.allocUnsafe(length);
+  const frame = Buffer.allocUnsafeSlow(length);
   source.copy(frame, 0, start, start + length);
   return frame;
 }

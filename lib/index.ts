@@ -2,7 +2,16 @@
 export { listen, connect, resolveBackend, nativeAvailable, DEFAULT_PORT } from './api.js';
 export { uppercaseAscii, builtinHandler, builtinUdpHandler } from './builtin.js';
 export { SocketClosedError } from './datagram.js';
-export { SystemError, NativeUnavailableError } from './errors.js';
+export {
+  SockengineError,
+  SystemError,
+  IdleTimeoutError,
+  BufferFullError,
+  FrameTooLongError,
+  FrameLengthError,
+  NativeUnavailableError,
+} from './errors.js';
+export { encodeFrame, FrameSplitter, DEFAULT_MAX_FRAME } from './framing.js';
 export type {
   Backend,
   BackendChoice,
@@ -10,6 +19,10 @@ export type {
   BuiltinHandlerName,
   Connection,
   ConnectOptions,
+  ConnectionOptions,
+  CloseOptions,
+  FramingOption,
+  ServerStats,
   ListenOptions,
   Server,
   TcpHandler,

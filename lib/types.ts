@@ -16,6 +16,10 @@ export type BackendChoice = 'auto' | Backend;
  */
 export type BuiltinHandlerName = 'uppercase' | 'echo' | `reply:${string}`;
 
+import type { FramingOption } from './framing.js';
+
+export type { FramingOption } from './framing.js';
+
 /** One TCP connection, as handlers see it on either backend. */
 export interface Connection<State = unknown> {
   /** The peer's address, e.g. `127.0.0.1` or `::1`. */
@@ -35,6 +39,13 @@ export interface Connection<State = unknown> {
    * and returns false.
    */
   write(data: Uint8Array | string): boolean;
+  /**
+   * Sends one frame carrying `payload` (adds the delimiter, the LF or the length header of
+   * the connection's framing); returns what write() returns. Throws a TypeError without
+   * the framing option, and a RangeError when the payload cannot be framed (too long for
+   * the header, or not the fixed size).
+   */
+  send(payload: Uint8Array | string): boolean;
   /** Sends what is queued, then half-closes; close() follows when the peer is done too. */
   end(): void;
   /** Closes at once, dropping queued bytes; close() follows with no error. */
@@ -57,8 +68,9 @@ export interface TcpHandler<State = any> {
   /** The connection is established (accepted by a server, or connected by a client). */
   open?(connection: Connection<State>): void;
   /**
-   * Bytes arrived. TCP is a stream: one write by the peer may arrive split or merged. The
-   * chunk is the handler's to keep: it holds its own memory, as node:net's chunks do.
+   * Bytes arrived. TCP is a stream: one write by the peer may arrive split or merged. With
+   * the framing option, each call is one complete frame instead. The chunk is the
+   * handler's to keep: it holds its own memory, as node:net's chunks do.
    */
   data?(connection: Connection<State>, chunk: Buffer): void;
   /** The write queue emptied after write() returned false. */
@@ -103,6 +115,20 @@ export interface ConnectionOptions {
   keepAlive?: boolean;
   /** Milliseconds of silence before the first keep-alive probe (whole seconds). Default 0: the system's. */
   keepAliveInitialDelay?: number;
+  /**
+   * Cut the stream into frames: `'line'` (ends at LF; the LF and a CR before it are
+   * dropped), `{ delimiter }`, `{ length: 1 | 2 | 4 | 8, byteOrder, lengthAdjustment,
+   * lengthIncludesHeader }` (a length prefix, as Netty's LengthFieldBasedFrameDecoder reads
+   * it; the header is not part of the frame) or `{ fixed: N }`. data() then gets one whole
+   * frame per call and send() writes one. Default: raw chunks.
+   */
+  framing?: FramingOption;
+  /**
+   * With framing: payload bytes a frame may have. A longer one fails the connection with
+   * `ERR_SOCKENGINE_FRAME_TOO_LONG` as soon as it is certain, never buffering more than
+   * this. Default 65536.
+   */
+  maxFrame?: number;
 }
 
 /** Options of listen() for TCP. */
@@ -159,6 +185,8 @@ export interface ServerStats {
   rejected: number;
   /** Connections closed by the idle timeout. */
   timedOut: number;
+  /** Connections closed because a frame grew past maxFrame. */
+  framesTooLong: number;
 }
 
 /** Options of Server.close(). */

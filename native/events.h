@@ -18,6 +18,8 @@
 //                                        payload bytes                            length when cut)
 //   kDatagramError UDP socket -          -                        the error       Syscall that failed
 //
+// With framing, each kData record is one complete frame (its delimiter or header removed).
+//
 // `endpoint` is the id of the server a connection belongs to, or 0 for a client
 // connection, so JavaScript can make a connection's object at its first event. An error
 // `code` is a negative errno, or one of the EngineError values below (all below -100000,
@@ -57,6 +59,10 @@ enum class EngineError : int32_t {
   kIdleTimeout = -100001,
   // A write would have queued more than the endpoint's maxBufferedBytes.
   kBufferFull = -100002,
+  // A frame grew past the endpoint's maxFrame (framing).
+  kFrameTooLong = -100003,
+  // A length header gave a negative payload length (framing).
+  kBadFrameLength = -100004,
 };
 
 // One event as six int32s, so a whole batch crosses to JavaScript as one Int32Array.

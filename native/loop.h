@@ -17,6 +17,7 @@
 
 #include "buffer.h"
 #include "events.h"
+#include "framing.h"
 #include "handlers/handler.h"
 #include "poller.h"
 #include "sys.h"
@@ -50,6 +51,8 @@ struct Endpoint {
   std::unique_ptr<BuiltinHandler> builtin;
   struct Listener* listener = nullptr;
   ConnectionSettings settings;
+  // Null: raw chunks. Otherwise how the connections' streams are cut into frames.
+  std::unique_ptr<Framer> framer;
   // Servers: connections beyond this many are accepted and closed at once; 0: no limit.
   uint32_t maxConnections = 0;
   uint32_t connections = 0;
@@ -61,6 +64,7 @@ struct Endpoint {
   uint64_t accepted = 0;
   uint64_t rejected = 0;
   uint64_t timedOut = 0;
+  uint64_t framesTooLong = 0;
   // What JavaScript's records carry as this endpoint's id.
   int32_t reportedId() const { return client ? 0 : static_cast<int32_t>(id); }
 };
@@ -86,6 +90,16 @@ struct Timer : Socket {
   uint32_t intervalMs = 0;
 };
 
+// What few connections need, made only for them and freed as soon as it is empty again:
+// an idle connection holds none, and both needs share one pointer in the 40-byte slot.
+struct ConnectionBuffers {
+  // Bytes the kernel has not taken yet.
+  ByteBuffer pending;
+  // An unfinished frame (framing only), itself made only while a frame is partial.
+  std::unique_ptr<PartialFrame> partial;
+  bool empty() const { return pending.empty() && partial == nullptr; }
+};
+
 // Kept small on purpose: an idle connection is this struct and nothing else (40 bytes; the
 // benchmark's idle-memory goal is 64 bytes per connection with a built-in handler).
 struct Connection : Socket {
@@ -95,10 +109,14 @@ struct Connection : Socket {
   // would otherwise be padding, so the idle timeout costs no memory.
   uint32_t lastActive = 0;
   Endpoint* endpoint = nullptr;
-  // Bytes the kernel has not taken yet; allocated only while there are some.
-  std::unique_ptr<ByteBuffer> pending;
-  bool hasPending() const { return pending != nullptr && !pending->empty(); }
-  size_t pendingBytes() const { return pending ? pending->size() : 0; }
+  // The write queue and the partial frame; allocated only while there is one or the other.
+  std::unique_ptr<ConnectionBuffers> buffers;
+  bool hasPending() const { return buffers != nullptr && !buffers->pending.empty(); }
+  size_t pendingBytes() const { return buffers ? buffers->pending.size() : 0; }
+  // Frees the buffers once neither part holds anything.
+  void releaseBuffersIfEmpty() {
+    if (buffers && buffers->empty()) buffers.reset();
+  }
   bool connecting = false;
   bool paused = false;        // by JavaScript
   bool throttled = false;     // by a built-in handler whose peer stopped reading
@@ -217,6 +235,8 @@ class Loop {
     bool deliverOpen = false;
     uint32_t maxConnections = 0;
     ConnectionSettings connection;
+    // Null: raw chunks.
+    std::unique_ptr<Framer> framer;
   };
   // Binds and listens. On success fills `endpointId` and the bound address; returns 0, or
   // -errno with `failedSyscall` naming the call that failed.
@@ -236,7 +256,8 @@ class Loop {
   int closeEndpointConnections(uint32_t endpointId);
   // Starts connecting a client connection (events go to JavaScript). Returns 0 and its id,
   // or -errno.
-  int connect(const SockAddr& address, const ConnectionSettings& settings, uint32_t* connectionId);
+  int connect(const SockAddr& address, const ConnectionSettings& settings, std::unique_ptr<Framer> framer,
+              uint32_t* connectionId);
 
   // UDP. bindDatagram: a server socket (built-in or JavaScript); connectDatagram: a
   // connected client. Both return 0 and fill the id and local address, or -errno.
@@ -286,6 +307,13 @@ class Loop {
   void onConnected(Connection* connection);
   void readBuiltin(Connection* connection);
   void readToJs(Connection* connection);
+  // The same two with framing: frames, not chunks, go to the handler or to JavaScript.
+  void readFramesBuiltin(Connection* connection);
+  void readFramesToJs(Connection* connection);
+  // Splits one read with the connection's endpoint's framer, keeping its partial frame.
+  template <typename Emit>
+  FrameStatus splitFrames(Connection* connection, const uint8_t* data, size_t length, Emit&& emit);
+  void failFraming(Connection* connection, FrameStatus status);
   void onPeerEnd(Connection* connection);
   // Sends `data`, kernel first, queueing what it does not take.
   // Returns 0, or -errno when the connection failed (and was closed).
@@ -327,6 +355,8 @@ class Loop {
   std::unique_ptr<uint8_t[]> receiveBuffer_;
   std::vector<EventRecord> events_;
   ByteBuffer arena_;
+  // A built-in's framed replies to one read, gathered so they leave in one send().
+  ByteBuffer replies_;
   Timer idleTimer_;
   // Endpoints with an idle timeout: the sweep timer runs while there are any.
   uint32_t idleEndpoints_ = 0;

@@ -78,6 +78,7 @@ int Loop::listen(const SockAddr& address, ListenSettings settings, uint32_t* end
   endpoint->builtin = std::move(settings.builtin);
   endpoint->deliverOpen = settings.deliverOpen && !endpoint->builtin;
   endpoint->maxConnections = settings.maxConnections;
+  endpoint->framer = std::move(settings.framer);
   endpoint->settings = settings.connection;
   endpoint->listener = listener.get();
   *endpointId = endpoint->id;
@@ -201,7 +202,8 @@ int Loop::peerAddress(uint32_t id, SockAddr* peer) {
   return getpeername(connection->fd.get(), peer->get(), &peer->length) == 0 ? 0 : -errno;
 }
 
-int Loop::connect(const SockAddr& address, const ConnectionSettings& settings, uint32_t* connectionId) {
+int Loop::connect(const SockAddr& address, const ConnectionSettings& settings, std::unique_ptr<Framer> framer,
+                  uint32_t* connectionId) {
   int result = sys::socket(address.family(), SOCK_STREAM);
   if (result < 0) return result;
   Fd fd(result);
@@ -215,6 +217,7 @@ int Loop::connect(const SockAddr& address, const ConnectionSettings& settings, u
   owned->id = nextEndpointId();
   owned->client = true;
   owned->settings = settings;
+  owned->framer = std::move(framer);
   Endpoint* endpoint = owned.get();
   addEndpoint(std::move(owned));
   connection->fd = std::move(fd);
@@ -270,8 +273,15 @@ void Loop::onConnectionReady(Connection* connection, const PollEvent& event) {
   }
   if (connection->interest & kReadable) {
     if (event.readable || event.hangup) {
+      bool framed = connection->endpoint->framer != nullptr;
       if (deliversToJs(connection)) {
-        readToJs(connection);
+        if (framed) {
+          readFramesToJs(connection);
+        } else {
+          readToJs(connection);
+        }
+      } else if (framed) {
+        readFramesBuiltin(connection);
       } else {
         readBuiltin(connection);
       }
@@ -353,6 +363,119 @@ void Loop::readToJs(Connection* connection) {
   }
 }
 
+template <typename Emit>
+FrameStatus Loop::splitFrames(Connection* connection, const uint8_t* data, size_t length, Emit&& emit) {
+  // The partial frame lives in the connection's buffers only between reads.
+  std::unique_ptr<PartialFrame> partial;
+  if (connection->buffers) partial = std::move(connection->buffers->partial);
+  FrameStatus status = connection->endpoint->framer->split(partial, data, length, emit);
+  if (connection->closed) return status;
+  if (partial) {
+    if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
+    connection->buffers->partial = std::move(partial);
+  } else {
+    connection->releaseBuffersIfEmpty();
+  }
+  return status;
+}
+
+void Loop::failFraming(Connection* connection, FrameStatus status) {
+  bool tooLong = status == FrameStatus::kTooLong;
+  if (tooLong) connection->endpoint->framesTooLong++;
+  EngineError error = tooLong ? EngineError::kFrameTooLong : EngineError::kBadFrameLength;
+  fail(connection, static_cast<int>(error), Syscall::kRead);
+}
+
+void Loop::readFramesBuiltin(Connection* connection) {
+  const Framer& framer = *connection->endpoint->framer;
+  BuiltinHandler& builtin = *connection->endpoint->builtin;
+  for (int i = 0; i < kReadsPerWakeup; i++) {
+    ssize_t received = sys::recv(connection->fd.get(), receiveBuffer_.get(), kReadSize);
+    if (received == 0) {
+      onPeerEnd(connection);
+      return;
+    }
+    if (received < 0) {
+      if (received != -EAGAIN) fail(connection, static_cast<int>(received), Syscall::kRead);
+      return;
+    }
+    stats_.bytesRead += static_cast<uint64_t>(received);
+    touch(connection);
+    // Every frame of this read is answered with one frame of the same framing; the replies
+    // leave together in one send, as the unframed built-ins send one reply per read.
+    bool encodable = true;
+    FrameStatus status =
+        splitFrames(connection, receiveBuffer_.get(), static_cast<size_t>(received), [&](const uint8_t* frame, size_t length) {
+          // The frame lies in the receive buffer or the partial frame, both ours to rewrite.
+          ByteView reply = builtin.respond(const_cast<uint8_t*>(frame), length);
+          uint8_t header[8];
+          size_t headerLength = 0;
+          size_t trailerLength = 0;
+          const uint8_t* trailer = nullptr;
+          if (!framer.frameOf(reply.length, header, &headerLength, &trailer, &trailerLength)) {
+            encodable = false;
+            return false;
+          }
+          if (headerLength > 0) replies_.append(header, headerLength);
+          if (reply.length > 0) replies_.append(reply.data, reply.length);
+          if (trailerLength > 0) replies_.append(trailer, trailerLength);
+          return true;
+        });
+    int sent = replies_.empty() ? 0 : sendOrQueue(connection, replies_.data(), replies_.size());
+    // A read's replies are at most a few MiB (reply:TEXT to 64 KiB of empty lines); keep
+    // the usual size warm, give a rare large one back.
+    if (replies_.capacity() > kBuiltinHighWater) {
+      replies_.release();
+    } else {
+      replies_.clear();
+    }
+    if (sent < 0 || connection->closed) return;
+    if (status != FrameStatus::kOk || !encodable) {
+      failFraming(connection, encodable ? status : FrameStatus::kBadLength);
+      return;
+    }
+    if (connection->pendingBytes() > kBuiltinHighWater) {
+      connection->throttled = true;
+      updateInterest(connection, interestFor(connection));
+      return;
+    }
+    if (static_cast<size_t>(received) < kReadSize) return;
+  }
+}
+
+void Loop::readFramesToJs(Connection* connection) {
+  int32_t id = static_cast<int32_t>(connection->id);
+  int32_t endpoint = connection->endpoint->reportedId();
+  for (int i = 0; i < kReadsPerWakeup; i++) {
+    if (arena_.size() >= kBatchByteBudget) return;
+    ssize_t received = sys::recv(connection->fd.get(), receiveBuffer_.get(), kReadSize);
+    if (received == 0) {
+      onPeerEnd(connection);
+      return;
+    }
+    if (received < 0) {
+      if (received != -EAGAIN) fail(connection, static_cast<int>(received), Syscall::kRead);
+      return;
+    }
+    stats_.bytesRead += static_cast<uint64_t>(received);
+    touch(connection);
+    // One record per frame, all in this batch: thousands of frames from one read cross to
+    // JavaScript in one call. A frame is copied once, into the arena.
+    FrameStatus status =
+        splitFrames(connection, receiveBuffer_.get(), static_cast<size_t>(received), [&](const uint8_t* frame, size_t length) {
+          int32_t offset = static_cast<int32_t>(arena_.size());
+          if (length > 0) arena_.append(frame, length);
+          events_.push_back({static_cast<int32_t>(EventType::kData), id, endpoint, offset, static_cast<int32_t>(length), 0, 0});
+          return true;
+        });
+    if (status != FrameStatus::kOk) {
+      failFraming(connection, status);
+      return;
+    }
+    if (static_cast<size_t>(received) < kReadSize) return;
+  }
+}
+
 void Loop::onPeerEnd(Connection* connection) {
   connection->peerEnded = true;
   updateInterest(connection, interestFor(connection));
@@ -387,24 +510,27 @@ int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length
     fail(connection, error, Syscall::kWrite);
     return error;
   }
-  if (!connection->pending) connection->pending = std::make_unique<ByteBuffer>();
-  connection->pending->append(data, length);
+  if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
+  connection->buffers->pending.append(data, length);
   updateInterest(connection, interestFor(connection));
   return 0;
 }
 
 void Loop::flushWriteQueue(Connection* connection) {
   while (connection->hasPending()) {
-    ssize_t sent = sys::send(connection->fd.get(), connection->pending->data(), connection->pending->size());
+    ByteBuffer& pending = connection->buffers->pending;
+    ssize_t sent = sys::send(connection->fd.get(), pending.data(), pending.size());
     if (sent < 0) {
       if (sent != -EAGAIN) fail(connection, static_cast<int>(sent), Syscall::kWrite);
       return;
     }
     stats_.bytesWritten += static_cast<uint64_t>(sent);
     if (sent > 0) touch(connection);
-    connection->pending->consume(static_cast<size_t>(sent));
+    pending.consume(static_cast<size_t>(sent));
   }
-  connection->pending.reset();
+  // Drained: its memory goes back (an idle connection holds no buffer).
+  if (connection->buffers) connection->buffers->pending.release();
+  connection->releaseBuffersIfEmpty();
   connection->throttled = false;
   updateInterest(connection, interestFor(connection));
   if (deliversToJs(connection)) pushConnectionEvent(EventType::kDrain, connection);
@@ -432,7 +558,7 @@ void Loop::closeConnection(Connection* connection, int error, Syscall syscall, b
   connection->closed = true;
   updateInterest(connection, 0);
   connection->fd.reset();
-  connection->pending.reset();
+  connection->buffers.reset();
   Endpoint* endpoint = connection->endpoint;
   endpoint->connections--;
   stats_.connections--;

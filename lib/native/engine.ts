@@ -10,7 +10,15 @@
  *   so later records of that same batch (the close of its last connections) still find it.
  */
 import type { NativeBinding } from '../binding.js';
-import { BufferFullError, IdleTimeoutError, reportUncaught, SystemError } from '../errors.js';
+import {
+  BufferFullError,
+  FrameLengthError,
+  FrameTooLongError,
+  IdleTimeoutError,
+  reportUncaught,
+  SystemError,
+} from '../errors.js';
+import type { FramingSpec } from '../framing.js';
 import type { TcpHandler } from '../types.js';
 import { EngineError, EventType, Field, RECORD_FIELDS, syscallNames } from './events.js';
 import type { NativeConnection } from './tcp.js';
@@ -39,12 +47,15 @@ export interface PendingClient {
 export interface FailureContext {
   readonly idleTimeout: number;
   readonly maxBufferedBytes: number;
+  readonly framing: FramingSpec | null;
 }
 
 /** The Error for an error record's code and syscall. */
 export function errorFromRecord(code: number, syscall: number, context: FailureContext): Error {
   if (code === EngineError.IdleTimeout) return new IdleTimeoutError(context.idleTimeout);
   if (code === EngineError.BufferFull) return new BufferFullError(context.maxBufferedBytes);
+  if (code === EngineError.FrameTooLong) return new FrameTooLongError(context.framing?.maxFrame ?? 0);
+  if (code === EngineError.BadFrameLength) return new FrameLengthError();
   return new SystemError(code, syscallNames[syscall] ?? 'unknown');
 }
 

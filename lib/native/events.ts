@@ -38,6 +38,8 @@ export const syscallNames: readonly string[] = ['', 'read', 'write', 'connect', 
 export const enum EngineError {
   IdleTimeout = -100001,
   BufferFull = -100002,
+  FrameTooLong = -100003,
+  BadFrameLength = -100004,
 }
 
 /** The values above by name, for the test that compares them with events.h. */
@@ -56,7 +58,12 @@ export const wireFormat = {
   Syscall: Object.fromEntries(
     syscallNames.map((name, value) => [`k${name ? name[0]!.toUpperCase() + name.slice(1) : 'None'}`, value]),
   ),
-  EngineError: { kIdleTimeout: EngineError.IdleTimeout, kBufferFull: EngineError.BufferFull },
+  EngineError: {
+    kIdleTimeout: EngineError.IdleTimeout,
+    kBufferFull: EngineError.BufferFull,
+    kFrameTooLong: EngineError.FrameTooLong,
+    kBadFrameLength: EngineError.BadFrameLength,
+  },
   recordFields: RECORD_FIELDS,
   fieldOrder: ['type', 'id', 'endpoint', 'offset', 'length', 'code', 'detail'],
 } as const;

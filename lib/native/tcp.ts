@@ -1,5 +1,6 @@
 /** The native backend's TCP server, client and connection. */
 import { isIP } from 'node:net';
+import type { FramingSpec } from '../framing.js';
 import { BaseConnection, Flag, type ConnectionContext } from '../connection.js';
 import { numericHost } from '../dns.js';
 import { SystemError } from '../errors.js';
@@ -211,7 +212,7 @@ export class NativeServer implements Server {
   private closing: Promise<void> | undefined;
   private onIdle: (() => void) | undefined;
   private deadline: NodeJS.Timeout | undefined;
-  private lastStats: ServerStats = { connections: 0, accepted: 0, rejected: 0, timedOut: 0 };
+  private lastStats: ServerStats = { connections: 0, accepted: 0, rejected: 0, timedOut: 0, framesTooLong: 0 };
 
   constructor(engine: NativeEngine, endpoint: number, bound: BoundAddress) {
     this.engine = engine;
@@ -283,15 +284,21 @@ export interface ConnectionSettings {
   noDelay: boolean;
   keepAlive: boolean;
   keepAliveInitialDelay: number;
+  framing: FramingSpec | null;
 }
 
+/** FramingSpec.kind as native/framing.h numbers it. */
+const framingKinds = { line: 1, delimiter: 2, length: 3, fixed: 4 } as const;
+
 function engineSettings(options: ConnectionSettings) {
+  const framing = options.framing;
   return {
     idleTimeout: options.idleTimeout,
     maxBufferedBytes: options.maxBufferedBytes,
     noDelay: options.noDelay,
     keepAlive: options.keepAlive,
     keepAliveInitialDelay: options.keepAliveInitialDelay,
+    framing: framing === null ? null : { ...framing, kind: framingKinds[framing.kind] },
   };
 }
 
@@ -303,6 +310,7 @@ function contextOf(engine: NativeEngine, handler: TcpHandler, options: Connectio
     allowHalfOpen: options.allowHalfOpen,
     idleTimeout: options.idleTimeout,
     maxBufferedBytes: options.maxBufferedBytes,
+    framing: options.framing,
   };
 }
 

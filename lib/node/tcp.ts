@@ -2,7 +2,8 @@
 import * as net from 'node:net';
 import { builtinHandler } from '../builtin.js';
 import { BaseConnection, type ConnectionContext } from '../connection.js';
-import { BufferFullError, fromNodeError, IdleTimeoutError } from '../errors.js';
+import { BufferFullError, FrameLengthError, FrameTooLongError, fromNodeError, IdleTimeoutError } from '../errors.js';
+import { FrameSplitter } from '../framing.js';
 import type { ConnectionSettings } from '../native/tcp.js';
 import type { BoundAddress, BuiltinHandlerName, CloseOptions, Server, ServerStats, TcpHandler } from '../types.js';
 import { checkCloseOptions, toBytes } from '../validate.js';
@@ -15,15 +16,35 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   // the native engine stops reading and hears them after resume(). These hold them back so
   // both backends tell the same story. Failures are never held (see pause() in types.ts).
   private paused = false;
-  /** Closed by the idle timeout (for the server's counters). */
+  /** Closed by the idle timeout, or by a frame over maxFrame (for the server's counters). */
   timedOut = false;
+  frameTooLong = false;
   private heldEnd = false;
   private heldClose = false;
 
   constructor(socket: net.Socket, context: ConnectionContext<State>) {
     super(context);
     this.socket = socket;
-    socket.on('data', (chunk: Buffer) => this.deliverData(chunk));
+    const framing = context.framing;
+    if (framing === null) {
+      socket.on('data', (chunk: Buffer) => this.deliverData(chunk));
+    } else {
+      // The same rules, and the same fail-fast points, as the native framer.
+      const splitter = new FrameSplitter(framing);
+      const deliver = (frame: Buffer) => {
+        this.deliverData(frame);
+        return !this.closed;
+      };
+      socket.on('data', (chunk: Buffer) => {
+        const failure = splitter.push(chunk, deliver);
+        if (failure === 'too-long') {
+          this.frameTooLong = true;
+          this.fail(new FrameTooLongError(framing.maxFrame));
+        } else if (failure === 'bad-length') {
+          this.fail(new FrameLengthError());
+        }
+      });
+    }
     socket.on('drain', () => this.deliverDrain());
     socket.on('end', () => {
       if (this.paused) this.heldEnd = true;
@@ -131,6 +152,7 @@ class NodeServer implements Server {
   private accepted = 0;
   private rejected = 0;
   private timedOut = 0;
+  private framesTooLong = 0;
   private listenerClosed = false;
   private closing: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
@@ -156,7 +178,13 @@ class NodeServer implements Server {
   }
 
   stats(): ServerStats {
-    return { connections: this.open.size, accepted: this.accepted, rejected: this.rejected, timedOut: this.timedOut };
+    return {
+      connections: this.open.size,
+      accepted: this.accepted,
+      rejected: this.rejected,
+      timedOut: this.timedOut,
+      framesTooLong: this.framesTooLong,
+    };
   }
 
   connectionOpened(connection: NodeConnection): void {
@@ -166,6 +194,7 @@ class NodeServer implements Server {
 
   connectionClosed(connection: NodeConnection): void {
     if (connection.timedOut) this.timedOut++;
+    if (connection.frameTooLong) this.framesTooLong++;
     this.open.delete(connection);
     this.resolveIfDone();
   }
@@ -217,6 +246,7 @@ function contextOf(handler: TcpHandler, options: ConnectionSettings): Connection
     allowHalfOpen: options.allowHalfOpen,
     idleTimeout: options.idleTimeout,
     maxBufferedBytes: options.maxBufferedBytes,
+    framing: options.framing,
   };
 }
 
@@ -232,7 +262,7 @@ function socketOptions(options: ConnectionSettings) {
 }
 
 export function listenNode(options: NodeListenOptions): Promise<Server> {
-  const handler = typeof options.handler === 'string' ? builtinHandler(options.handler) : options.handler;
+  const handler = typeof options.handler === 'string' ? builtinHandler(options.handler, options.framing) : options.handler;
   const context = contextOf(handler, options);
   const netServer = net.createServer(socketOptions(options));
   if (options.maxConnections > 0) netServer.maxConnections = options.maxConnections;

@@ -42,6 +42,27 @@ ConnectionSettings connectionSettings(const Napi::Object& object) {
   return settings;
 }
 
+// The framing object lib/native/tcp.ts builds from a checked lib/framing.ts FramingSpec:
+// { kind: 1-4, delimiter: Uint8Array, keepDelimiter, lengthBytes, littleEndian,
+// lengthAdjustment, lengthIncludesHeader, fixedSize, maxFrame }, or null for raw chunks.
+std::unique_ptr<Framer> framerFrom(const Napi::Value& value) {
+  if (!value.IsObject()) return nullptr;
+  Napi::Object given = value.As<Napi::Object>();
+  FramingSpec spec;
+  spec.kind = static_cast<FramingSpec::Kind>(uintProperty(given, "kind"));
+  auto delimiter = given.Get("delimiter").As<Napi::Uint8Array>();
+  spec.delimiter.assign(reinterpret_cast<const char*>(delimiter.Data()), delimiter.ByteLength());
+  spec.keepDelimiter = boolProperty(given, "keepDelimiter");
+  spec.lengthBytes = static_cast<uint8_t>(uintProperty(given, "lengthBytes"));
+  spec.littleEndian = boolProperty(given, "littleEndian");
+  spec.lengthAdjustment = given.Get("lengthAdjustment").As<Napi::Number>().Int64Value();
+  spec.lengthIncludesHeader = boolProperty(given, "lengthIncludesHeader");
+  spec.fixedSize = uintProperty(given, "fixedSize");
+  spec.maxFrame = uintProperty(given, "maxFrame");
+  auto framer = std::make_unique<Framer>(std::move(spec));
+  return framer->valid() ? std::move(framer) : nullptr;
+}
+
 // listen(host, port, settings) -> { endpoint, address, port } or { errno, syscall }, where
 // settings adds { backlog, ipv6Only, builtin: string | null, deliverOpen, maxConnections }
 // to the connection settings.
@@ -58,6 +79,13 @@ Napi::Value listen(const Napi::CallbackInfo& info) {
   settings.maxConnections = uintProperty(given, "maxConnections");
   settings.connection = connectionSettings(given);
   Napi::Object result = Napi::Object::New(env);
+  Napi::Value framing = given.Get("framing");
+  settings.framer = framerFrom(framing);
+  if (framing.IsObject() && !settings.framer) {
+    result.Set("errno", -EINVAL);
+    result.Set("syscall", "framing");
+    return result;
+  }
   Napi::Value builtin = given.Get("builtin");
   if (builtin.IsString()) {
     settings.builtin = makeBuiltinHandler(builtin.As<Napi::String>().Utf8Value());
@@ -119,6 +147,7 @@ Napi::Value endpointStats(const Napi::CallbackInfo& info) {
   result.Set("accepted", static_cast<double>(endpoint->accepted));
   result.Set("rejected", static_cast<double>(endpoint->rejected));
   result.Set("timedOut", static_cast<double>(endpoint->timedOut));
+  result.Set("framesTooLong", static_cast<double>(endpoint->framesTooLong));
   result.Set("connections", endpoint->connections);
   return result;
 }
@@ -129,11 +158,15 @@ Napi::Value connect(const Napi::CallbackInfo& info) {
   Engine* engine = engineOf(info);
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int port = info[1].As<Napi::Number>().Int32Value();
-  ConnectionSettings settings = connectionSettings(info[2].As<Napi::Object>());
+  Napi::Object given = info[2].As<Napi::Object>();
+  ConnectionSettings settings = connectionSettings(given);
+  Napi::Value framing = given.Get("framing");
+  std::unique_ptr<Framer> framer = framerFrom(framing);
+  if (framing.IsObject() && !framer) return Napi::Number::New(info.Env(), -EINVAL);
   SockAddr address;
   int status = sys::parseAddress(host.c_str(), port, &address);
   uint32_t id = 0;
-  if (status == 0) status = engine->loop().connect(address, settings, &id);
+  if (status == 0) status = engine->loop().connect(address, settings, std::move(framer), &id);
   engine->syncRef();
   return Napi::Number::New(info.Env(), status < 0 ? status : static_cast<double>(id));
 }
