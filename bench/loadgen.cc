@@ -20,6 +20,15 @@
 //     it covers all threads of --pid.
 //   * churn mode counts a completed connect/send/verify/close cycle as one
 //     message; its latency is the whole cycle.
+//   * --framing (tcp ping-pong only) sends framed messages and expects one
+//     reply frame of the same framing per message: `line` sends --size bytes
+//     per message, --size - 1 bytes of text (ASCII, no CR or LF) and an LF,
+//     and expects the uppercased text and an LF; `length:4` sends a 4-byte
+//     big-endian length header and --size bytes of payload, and expects the
+//     same header and the uppercased payload. A message counts when its whole
+//     reply frame has arrived, however the replies are split across reads.
+//     bytes_per_s counts --size per message (with the LF, without the header).
+//     Without --framing the output is unchanged; with it the report names it.
 //   * idle mode (tcp only) opens --connections connections, at most 256
 //     still opening at a time, sends one --size message on each and verifies
 //     the reply, so the server has accepted and served every one of them
@@ -87,6 +96,7 @@ i64 now_ns() {
 
 enum class Transport { Tcp, Udp };
 enum class Mode { PingPong, Churn, Idle };
+enum class Framing { None, Line, Length4 };
 
 struct Options {
   Transport transport = Transport::Tcp;
@@ -101,12 +111,23 @@ struct Options {
   long pid = -1;
   bool json = false;
   bool stdin_release = false;  // idle mode: a line or EOF on stdin ends the hold early
+  Framing framing = Framing::None;
 };
+
+const char* framing_name(Framing f) {
+  switch (f) {
+    case Framing::Line: return "line";
+    case Framing::Length4: return "length:4";
+    case Framing::None: break;
+  }
+  return "none";
+}
 
 const char kUsage[] =
     "usage: loadgen --transport tcp|udp --host ADDR --port P --connections N "
     "--size BYTES --inflight K --duration SECONDS [--warmup SECONDS] "
-    "[--pid SERVER_PID] [--mode pingpong|churn|idle] [--stdin-release] [--json]";
+    "[--pid SERVER_PID] [--mode pingpong|churn|idle] [--framing line|length:4] "
+    "[--stdin-release] [--json]";
 
 [[noreturn]] void usage_error(const std::string& why) {
   fprintf(stderr, "loadgen: %s; %s\n", why.c_str(), kUsage);
@@ -159,6 +180,11 @@ Options parse_args(int argc, char** argv) {
       else if (strcmp(v, "churn") == 0) o.mode = Mode::Churn;
       else if (strcmp(v, "idle") == 0) o.mode = Mode::Idle;
       else usage_error(std::string("bad mode '") + v + "'");
+    } else if (a == "--framing") {
+      if (strcmp(v, "none") == 0) o.framing = Framing::None;
+      else if (strcmp(v, "line") == 0) o.framing = Framing::Line;
+      else if (strcmp(v, "length:4") == 0) o.framing = Framing::Length4;
+      else usage_error(std::string("bad framing '") + v + "' (none, line or length:4)");
     } else if (a == "--host") {
       o.host = v;
     } else if (a == "--port") {
@@ -196,6 +222,11 @@ Options parse_args(int argc, char** argv) {
     usage_error("udp --size must be <= 65507");
   if (o.mode == Mode::PingPong && o.connections * o.inflight * o.size > (1ull << 30))
     usage_error("connections * inflight * size exceeds 1 GiB");
+  if (o.framing != Framing::None && (o.transport != Transport::Tcp || o.mode != Mode::PingPong))
+    usage_error("--framing is for tcp ping-pong only");
+  // One byte of text at least: an empty line would be a frame of nothing.
+  if (o.framing == Framing::Line && o.size < 2)
+    usage_error("--framing line needs --size >= 2 (the text and its LF)");
   return o;
 }
 
@@ -207,17 +238,24 @@ Options parse_args(int argc, char** argv) {
 // neighbours of 'a' and 'z' ('`' and '{', and '@' / '[' around 'A'..'Z'),
 // NUL, newline and high bytes (a locale-aware toupper would change 0xe9).
 // Because the expected reply is a pure function of what was sent, it is
-// precomputed once (g_upper) and checked with memcmp.
+// precomputed once (g_upper) and checked with memcmp. Lines (--framing line)
+// take their text from an ASCII alphabet without LF, CR and high bytes: an LF
+// would end the line early, and a line-framed server strips a CR before it.
 
 constexpr u64 kPatternLen = 251;  // prime, so offsets cycle through all values
 std::vector<uint8_t> g_plain;
 std::vector<uint8_t> g_upper;
 
-void build_pattern(u64 max_size) {
-  static const uint8_t alphabet[] =
+void build_pattern(u64 max_size, bool line_text) {
+  static const uint8_t any_bytes[] =
       "abcdefghijklmnopqrstuvwxyz0123456789-ABCXYZ`{@[~ \n\x00\xe9\xff\x7f"
       "thequickbrownfoxjumpsoverthelazydog";
-  const size_t alen = sizeof(alphabet) - 1;  // keep the embedded NUL
+  static const uint8_t text_bytes[] =
+      "abcdefghijklmnopqrstuvwxyz0123456789-ABCXYZ`{@[~ \t\x00\x7f"
+      "thequickbrownfoxjumpsoverthelazydog";
+  const uint8_t* alphabet = line_text ? text_bytes : any_bytes;
+  // Keep the embedded NUL: sizeof counts it, minus the terminating one.
+  const size_t alen = (line_text ? sizeof(text_bytes) : sizeof(any_bytes)) - 1;
   g_plain.resize(kPatternLen + max_size);
   g_upper.resize(kPatternLen + max_size);
   for (size_t i = 0; i < g_plain.size(); i++) {
@@ -473,6 +511,39 @@ int socket_error(int fd) {
 
 // ------------------------------------------------------- tcp ping-pong
 
+// One message on the wire, and its reply: a header, the payload (uppercased in
+// the reply), a trailer. Every message has the same size, so the header and
+// trailer are the same bytes for all of them; only the payload's window into
+// the pattern differs. Unframed: the payload alone.
+struct WireLayout {
+  uint8_t header[4] = {};
+  u64 header_len = 0;
+  u64 payload_len = 0;
+  u64 trailer_len = 0;  // 1 for line framing: the LF
+  u64 total() const { return header_len + payload_len + trailer_len; }
+};
+
+WireLayout wire_layout() {
+  WireLayout w;
+  switch (g_opt.framing) {
+    case Framing::None:
+      w.payload_len = g_opt.size;
+      break;
+    case Framing::Line:
+      w.payload_len = g_opt.size - 1;
+      w.trailer_len = 1;
+      break;
+    case Framing::Length4:
+      w.header_len = 4;
+      w.payload_len = g_opt.size;
+      for (int b = 0; b < 4; b++) w.header[b] = static_cast<uint8_t>(g_opt.size >> (8 * (3 - b)));
+      break;
+  }
+  return w;
+}
+
+constexpr uint8_t kLineEnd = '\n';
+
 struct TcpConn {
   int fd = -1;
   bool alive = false;
@@ -487,7 +558,7 @@ struct TcpConn {
 
 class TcpPingPong {
  public:
-  TcpPingPong() : conns_(g_opt.connections), ep_(make_epoll()) {}
+  TcpPingPong() : conns_(g_opt.connections), ep_(make_epoll()), wire_(wire_layout()) {}
 
   void run() {
     connect_all();
@@ -558,7 +629,9 @@ class TcpPingPong {
     }
     u64 m = c.next_msg++;
     const uint8_t* p = g_plain.data() + pat_off(i, m);
-    c.out.insert(c.out.end(), p, p + g_opt.size);
+    c.out.insert(c.out.end(), wire_.header, wire_.header + wire_.header_len);
+    c.out.insert(c.out.end(), p, p + wire_.payload_len);
+    if (wire_.trailer_len) c.out.push_back(kLineEnd);
     c.sent_at[m % g_opt.inflight] = now;
   }
 
@@ -617,9 +690,12 @@ class TcpPingPong {
     flush(i);
   }
 
+  // The replies form one stream: reply m occupies [m * total, (m + 1) * total)
+  // of it, so each received byte has one expected value wherever the reads
+  // split the stream, and a reply frame is complete when its last byte is in.
   void consume(u64 i, const uint8_t* data, size_t n, i64 now) {
     TcpConn& c = conns_[i];
-    const u64 size = g_opt.size;
+    const u64 size = wire_.total();
     // A reply can never run ahead of the requests queued so far.
     u64 sent_bytes = c.next_msg * size;
     while (n > 0) {
@@ -635,10 +711,14 @@ class TcpPingPong {
                 static_cast<unsigned long long>(sent_bytes));
         exit(3);
       }
-      const uint8_t* exp = g_upper.data() + pat_off(i, m) + at;
-      size_t d = first_diff(exp, data, chunk);
-      if (d != chunk)
-        verify_fail("connection", i, c.recv_off + d, "stream offset", m, at + d, exp[d], data[d]);
+      if (g_opt.framing == Framing::None) {
+        const uint8_t* exp = g_upper.data() + pat_off(i, m) + at;
+        size_t d = first_diff(exp, data, chunk);
+        if (d != chunk)
+          verify_fail("connection", i, c.recv_off + d, "stream offset", m, at + d, exp[d], data[d]);
+      } else {
+        verify_frame_bytes(i, m, at, data, chunk);
+      }
       c.recv_off += chunk;
       data += chunk;
       n -= chunk;
@@ -653,8 +733,55 @@ class TcpPingPong {
     }
   }
 
+  // Checks bytes [at, at + n) of the reply frame to message m, part by part.
+  void verify_frame_bytes(u64 i, u64 m, u64 at, const uint8_t* data, size_t n) {
+    const u64 payload_end = wire_.header_len + wire_.payload_len;
+    size_t done = 0;
+    while (done < n) {
+      const u64 pos = at + done;
+      const uint8_t* exp;
+      size_t len;
+      if (pos < wire_.header_len) {
+        exp = wire_.header + pos;
+        len = static_cast<size_t>(std::min<u64>(n - done, wire_.header_len - pos));
+      } else if (pos < payload_end) {
+        exp = g_upper.data() + pat_off(i, m) + (pos - wire_.header_len);
+        len = static_cast<size_t>(std::min<u64>(n - done, payload_end - pos));
+      } else {
+        exp = &kLineEnd;
+        len = 1;
+      }
+      size_t d = first_diff(exp, data + done, len);
+      if (d != len) frame_fail(i, m, pos + d, exp[d], data[done + d]);
+      done += len;
+    }
+  }
+
+  [[noreturn]] void frame_fail(u64 i, u64 m, u64 pos, uint8_t expected, uint8_t got) {
+    const u64 stream_offset = m * wire_.total() + pos;
+    char part[160];
+    if (pos < wire_.header_len) {
+      snprintf(part, sizeof(part), "length header byte %llu", static_cast<unsigned long long>(pos));
+    } else if (pos < wire_.header_len + wire_.payload_len) {
+      const u64 p = pos - wire_.header_len;
+      snprintf(part, sizeof(part), "payload byte %llu of %llu%s", static_cast<unsigned long long>(p),
+               static_cast<unsigned long long>(wire_.payload_len),
+               g_opt.framing == Framing::Line && got == kLineEnd ? ": the reply line ended early" : "");
+    } else {
+      snprintf(part, sizeof(part), "the line's LF: the reply line is longer than the request");
+    }
+    fprintf(stderr,
+            "loadgen: VERIFICATION FAILED (tcp %s, framing %s): connection %llu, stream offset %llu "
+            "(reply frame %llu, %s): expected %s, got %s\n",
+            endpoint().c_str(), framing_name(g_opt.framing), static_cast<unsigned long long>(i),
+            static_cast<unsigned long long>(stream_offset), static_cast<unsigned long long>(m), part,
+            show_byte(expected).c_str(), show_byte(got).c_str());
+    exit(3);
+  }
+
   std::vector<TcpConn> conns_;
   int ep_;
+  const WireLayout wire_;
   u64 live_ = 0;
   uint8_t buf_[kRecvBuf];
 };
@@ -1301,6 +1428,7 @@ void report() {
            fmt(have_cpu_per_msg, "%.1f", cpu_per_msg).c_str(), fmt(have_cpu, "%.4f", util).c_str(),
            fmt(churn || idle, "%.1f", mps).c_str());
     if (idle) printf(",\"ready\":%llu,\"held_s\":%.3f", static_cast<unsigned long long>(g_idle_ready), g_idle_held_s);
+    if (o.framing != Framing::None) printf(",\"framing\":\"%s\"", framing_name(o.framing));
     printf("}\n");
   } else {
     printf("%s %s conns=%llu size=%llu inflight=%llu: %.0f %s/s, %.2f MB/s, p50 %s us, "
@@ -1311,6 +1439,7 @@ void report() {
            fmt(have_lat, "%.1f", p99).c_str(), static_cast<unsigned long long>(g_run.messages),
            dur, static_cast<unsigned long long>(g_run.errors),
            static_cast<unsigned long long>(g_run.lost));
+    if (o.framing != Framing::None) printf(", framing %s", framing_name(o.framing));
     if (have_cpu)
       printf(", server cpu %s ns/msg (%.1f%% of a core)",
              fmt(have_cpu_per_msg, "%.0f", cpu_per_msg).c_str(), util * 100.0);
@@ -1356,7 +1485,7 @@ int main(int argc, char** argv) {
   set_watchdog(g_opt.warmup + g_opt.duration + 4.5 +
                (g_opt.mode == Mode::Idle ? static_cast<double>(idle_connect_budget_ns()) / kNsPerSec : 0.0));
   raise_fd_limit();
-  build_pattern(g_opt.size);
+  build_pattern(g_opt.size, g_opt.framing == Framing::Line);
 
   if (g_opt.mode == Mode::Churn) {
     TcpChurn().run();

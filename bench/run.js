@@ -2,7 +2,8 @@
 // The benchmark suite: `npm run bench` (full) and `npm run bench -- --quick`.
 //
 // Every measurement starts a fresh server process (bench/servers.js), drives it with the
-// load generator (build/Release/loadgen, from bench/loadgen.cc) and stops it by pid. Rounds
+// load generator (build/Release/loadgen, from bench/loadgen.cc) and stops it by pid. A server
+// that cannot serve a shape (node:net has no framing) is skipped for it, with the reason. Rounds
 // are interleaved: round 1 runs every shape on every server, then round 2 does it all
 // again, and so on, so a slow minute on this shared machine hits all servers alike. Each
 // figure is quoted as the median of the rounds and as the median of its per-round ratios
@@ -30,7 +31,7 @@ import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadgenAvailable, loadgenPath } from './lib/loadgen.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
-import { benchDir, root } from './lib/paths.js';
+import { benchDir, cReferencePath, root } from './lib/paths.js';
 import { runTool, startServer, stopServer } from './lib/proc.js';
 import { evaluateGoals, formatGoals, formatRatio, formatTable, summarize } from './lib/report.js';
 import { renderChart } from './lib/svg.js';
@@ -157,8 +158,19 @@ function stamp(date) {
   return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
 }
 
+/** A warning when a binary is older than its source: a stale build lacks newer options (--framing). */
+function staleBuild(binary, source) {
+  try {
+    if (statSync(binary).mtimeMs >= statSync(source).mtimeMs) return null;
+  } catch {
+    return null; // a missing binary is reported where it is needed
+  }
+  const show = (path) => (path.startsWith(root) ? relative(root, path) : path);
+  return `${show(binary)} is older than ${show(source)}; rebuild it (npm run build:native) if the source changed since`;
+}
+
 async function measureOne(shape, server, config) {
-  let command = server.command(shape.transport);
+  let command = server.command(shape.transport, shape.framing ?? null);
   // Pinned: the server (all its threads) on one core, the load generator on the other.
   if (config.serverCpu != null) command = { cmd: 'taskset', args: ['-c', String(config.serverCpu), command.cmd, ...command.args] };
   let running;
@@ -216,6 +228,13 @@ async function main() {
     process.stderr.write(`bench: the load generator ${loadgenPath()} is missing; build it with npm run build:native\n`);
     return 1;
   }
+  for (const [binary, source] of [
+    [loadgenPath(), join(benchDir, 'loadgen.cc')],
+    [cReferencePath(), join(benchDir, 'reference', 'uppercase_server.c')],
+  ]) {
+    const stale = staleBuild(binary, source);
+    if (stale) progress(`note: ${stale}`);
+  }
 
   const bunPath = findBun();
   const bun = bunPath ? bunVersion(bunPath) : null;
@@ -248,8 +267,19 @@ async function main() {
     const fix = (text) => text.replace(/10,000/g, n);
     return { ...shape, connections: config.idleConnections, label: fix(shape.label), what: fix(shape.what) };
   });
-  const total = config.rounds * shapes.length * servers.length;
-  progress(`${config.mode} run: ${config.rounds} round(s) x ${shapes.length} shape(s) x ${servers.length} server(s), ` +
+  // Servers that cannot serve a shape (no framing) sit it out, said once per pair.
+  const serversFor = new Map();
+  for (const shape of shapes) {
+    serversFor.set(shape.id, servers.filter((server) => {
+      const why = server.unsupported?.(shape);
+      if (!why) return true;
+      notes.push(`${server.label}: skipped for ${shape.label}, ${why}`);
+      progress(`note: skipping ${server.id} for ${shape.id}: ${why}`);
+      return false;
+    }));
+  }
+  const total = config.rounds * shapes.reduce((sum, shape) => sum + serversFor.get(shape.id).length, 0);
+  progress(`${config.mode} run: ${config.rounds} round(s) x ${shapes.length} shape(s) x ${servers.length} server(s) (${total} measurements), ` +
     `${config.warmup} s warm-up + ${config.duration} s each, ` +
     `${config.pin ? `server pinned to cpu ${config.serverCpu}, loadgen to cpu ${config.loadgenCpu}` : 'not pinned'}; ${describeMachine(machine)}`);
 
@@ -260,7 +290,7 @@ async function main() {
     for (const shape of shapes) {
       progress(`round ${round}/${config.rounds}: ${shape.label}`);
       let reference = null;
-      for (const server of servers) {
+      for (const server of serversFor.get(shape.id)) {
         const result = await measureOne(shape, server, config);
         done++;
         const run = { round, shape: shape.id, server: server.id, ...result };
@@ -303,8 +333,8 @@ async function main() {
     },
     notes,
     servers: servers.map(({ id, label, short }) => ({ id, label, short })),
-    shapes: shapes.map(({ id, label, what, workload, transport, connections, size, inflight, served, metric, unit, lowerIsBetter }) => ({
-      id, label, what, workload, transport, connections, size, inflight, served, metric, unit,
+    shapes: shapes.map(({ id, label, what, workload, transport, framing, connections, size, inflight, served, metric, unit, lowerIsBetter }) => ({
+      id, label, what, workload, transport, framing, connections, size, inflight, served, metric, unit,
       lowerIsBetter: Boolean(lowerIsBetter),
     })),
     runs,

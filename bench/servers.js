@@ -10,13 +10,20 @@
 //   bun             Bun.listen / Bun.udpSocket (bench/servers/bun.js), when a bun binary exists
 //   native-echo     sockengine's built-in `echo`: wrong replies on purpose. Never run unless
 //                   named with --servers; the smoke test uses it to see a run fail.
+//
+// Framed shapes (shape.framing: 'line' or 'length:4') start each server in the same framing:
+// the C reference with --framing, sockengine with `serve --framing` (the JavaScript servers
+// with bench/handlers/uppercase-frames.js, which gets one frame per call), Bun with its
+// JavaScript splitter. A server that cannot frame says why in unsupported(shape), and the
+// runner skips it for that shape.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { benchDir, releaseDir, root } from './lib/paths.js';
+import { benchDir, cReferencePath, releaseDir, root } from './lib/paths.js';
 
 const cli = join(root, 'bin', 'sockengine.js');
 const jsHandler = join(benchDir, 'handlers', 'uppercase.js');
+const jsFrameHandler = join(benchDir, 'handlers', 'uppercase-frames.js');
 const gcHook = join(benchDir, 'servers', 'gc-on-signal.js');
 
 /** Node with a full GC on SIGUSR2 (see servers/gc-on-signal.js). */
@@ -24,8 +31,11 @@ function node(args) {
   return { cmd: process.execPath, args: ['--expose-gc', '--import', gcHook, ...args] };
 }
 
-function serve(transport, backend, handler) {
-  return node([cli, 'serve', '--transport', transport, '--host', '127.0.0.1', '--port', '0', '--backend', backend, '--handler', handler]);
+/** `sockengine serve`; with a framing, `--framing` too (the CLI takes 'line' and 'length:4' as they are). */
+function serve(transport, backend, handler, framing) {
+  const args = [cli, 'serve', '--transport', transport, '--host', '127.0.0.1', '--port', '0', '--backend', backend, '--handler', handler];
+  if (framing) args.push('--framing', framing);
+  return node(args);
 }
 
 function executable(path) {
@@ -55,13 +65,14 @@ export function bunVersion(path) {
   }
 }
 
-const cReference = join(releaseDir, 'uppercase_server');
+const cReference = cReferencePath();
 const builtAddon = () => existsSync(join(releaseDir, 'sockengine.node')) || existsSync(join(root, 'build-cmake', 'Release', 'sockengine.node'));
 const builtTs = () => existsSync(join(root, 'dist', 'index.js'));
 
 /**
  * id, label (long), short (chart legend), gcSignal (takes SIGUSR2 as "collect garbage now"),
- * command(transport) -> { cmd, args }, unavailable() -> reason or null.
+ * command(transport, framing) -> { cmd, args } (framing: null, 'line' or 'length:4'),
+ * unavailable() -> reason or null, unsupported(shape) -> reason or null (absent: serves every shape).
  */
 export const servers = [
   {
@@ -69,7 +80,10 @@ export const servers = [
     label: 'C reference (epoll, 1 thread)',
     short: 'C reference',
     gcSignal: false,
-    command: (transport) => ({ cmd: cReference, args: [transport, '0', '127.0.0.1'] }),
+    command: (transport, framing) => ({
+      cmd: cReference,
+      args: [transport, '0', '127.0.0.1', ...(framing ? ['--framing', framing] : [])],
+    }),
     unavailable: () => (existsSync(cReference) ? null : `${cReference} is missing (npm run build:native)`),
   },
   {
@@ -77,7 +91,7 @@ export const servers = [
     label: 'sockengine native, built-in uppercase',
     short: 'native built-in',
     gcSignal: true,
-    command: (transport) => serve(transport, 'native', 'uppercase'),
+    command: (transport, framing) => serve(transport, 'native', 'uppercase', framing),
     unavailable: () => (builtAddon() && builtTs() ? null : 'the addon or dist/ is missing (npm install)'),
   },
   {
@@ -85,7 +99,7 @@ export const servers = [
     label: 'sockengine native, JavaScript handler',
     short: 'native + JS handler',
     gcSignal: true,
-    command: (transport) => serve(transport, 'native', jsHandler),
+    command: (transport, framing) => serve(transport, 'native', framing ? jsFrameHandler : jsHandler, framing),
     unavailable: () => (builtAddon() && builtTs() ? null : 'the addon or dist/ is missing (npm install)'),
   },
   {
@@ -93,7 +107,7 @@ export const servers = [
     label: 'sockengine node backend, JavaScript handler',
     short: 'node backend + JS',
     gcSignal: true,
-    command: (transport) => serve(transport, 'node', jsHandler),
+    command: (transport, framing) => serve(transport, 'node', framing ? jsFrameHandler : jsHandler, framing),
     unavailable: () => (builtTs() ? null : 'dist/ is missing (npm install)'),
   },
   {
@@ -103,13 +117,19 @@ export const servers = [
     gcSignal: true,
     command: (transport) => node([join(benchDir, 'servers', 'node-raw.js'), transport, '0', '127.0.0.1']),
     unavailable: () => null,
+    // It answers chunks as they arrive; a splitter of its own would measure that splitter,
+    // not node:net, and the framed comparison is sockengine's framing against C and Bun.
+    unsupported: (shape) => (shape.framing ? 'it has no framing (plain node:net answers chunks as they arrive)' : null),
   },
   {
     id: 'bun',
     label: 'Bun (Bun.listen / Bun.udpSocket)',
     short: 'Bun',
     gcSignal: true,
-    command: (transport) => ({ cmd: findBun(), args: [join(benchDir, 'servers', 'bun.js'), transport, '0', '127.0.0.1'] }),
+    command: (transport, framing) => ({
+      cmd: findBun(),
+      args: [join(benchDir, 'servers', 'bun.js'), transport, '0', '127.0.0.1', ...(framing ? [framing] : [])],
+    }),
     unavailable: () =>
       findBun() ? null : 'no bun binary on PATH or in node_modules/.bin (npm i --no-save bun, or set SOCKENGINE_BENCH_BUN)',
   },
@@ -119,7 +139,7 @@ export const servers = [
     short: 'native echo (wrong)',
     gcSignal: true,
     hidden: true,
-    command: (transport) => serve(transport, 'native', 'echo'),
+    command: (transport, framing) => serve(transport, 'native', 'echo', framing),
     unavailable: () => (builtAddon() && builtTs() ? null : 'the addon or dist/ is missing (npm install)'),
   },
 ];

@@ -1,5 +1,8 @@
 // The shapes of traffic, by name. `workload` names the file under bench/workloads/ that
 // measures it; `metric` is the figure quoted (higher is better unless lowerIsBetter).
+// `framing` (TCP ping-pong only) makes every message a frame and every server answer frame by
+// frame (see servers.js): 'line', where `size` is the whole line on the wire, its LF included,
+// or 'length:4', where `size` is the payload after the 4-byte big-endian length header.
 export const shapes = [
   {
     id: 'tcp-1x64',
@@ -43,6 +46,32 @@ export const shapes = [
     what: 'bulk: 10 connections, 4 x 16 KiB in flight each',
     workload: 'pingpong',
     transport: 'tcp',
+    connections: 10,
+    size: 16384,
+    inflight: 4,
+    metric: 'msgs_per_s',
+    unit: 'msg/s',
+  },
+  {
+    id: 'tcp-50x64-lines',
+    label: 'tcp 50 x 64 B lines x 16 pipelined',
+    what: 'framed: 50 connections, 16 lines in flight each (63 B of text + LF), answered line by line',
+    workload: 'pingpong',
+    transport: 'tcp',
+    framing: 'line',
+    connections: 50,
+    size: 64,
+    inflight: 16,
+    metric: 'msgs_per_s',
+    unit: 'msg/s',
+  },
+  {
+    id: 'tcp-10x16k-len4',
+    label: 'tcp 10 x 16 KiB length-prefixed x 4',
+    what: 'framed: 10 connections, 4 frames in flight each (4-byte big-endian length + 16 KiB), answered frame by frame',
+    workload: 'pingpong',
+    transport: 'tcp',
+    framing: 'length:4',
     connections: 10,
     size: 16384,
     inflight: 4,

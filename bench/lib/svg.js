@@ -18,6 +18,8 @@ const GROUP_LABELS = {
   'tcp-50x64': ['tcp 50 x 64 B', 'ping-pong'],
   'tcp-50x64x16': ['tcp 50 x 64 B', 'x 16 pipelined'],
   'tcp-10x16k': ['tcp 10 x 16 KiB', 'x 4 stream'],
+  'tcp-50x64-lines': ['tcp 50 x 64 B', 'lines x 16'],
+  'tcp-10x16k-len4': ['tcp 10 x 16 KiB', 'len-prefix x 4'],
   'udp-1x64': ['udp 1 x 64 B', 'ping-pong'],
   'udp-16x64x8': ['udp 16 x 64 B', 'x 8 in flight'],
   churn: ['tcp churn x 16', 'conn / close'],

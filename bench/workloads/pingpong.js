@@ -1,6 +1,8 @@
 // Closed-loop ping-pong over TCP or UDP: N connections x message size x messages in flight.
 // The load generator keeps every connection's window full, verifies each reply byte, and
 // reads the server's CPU time from /proc/PID/stat at the start and end of the measurement.
+// A framed shape's messages are frames (shape.framing), and a message counts when its whole
+// reply frame is in.
 import { runLoadgen } from '../lib/loadgen.js';
 
 export function measure(context) {
@@ -15,6 +17,7 @@ export async function measureLoadgen({ shape, server, config }, mode, metric) {
     connections: shape.connections,
     size: shape.size,
     inflight: mode === 'churn' ? 1 : shape.inflight,
+    framing: shape.framing ?? null,
     duration: config.duration,
     warmup: config.warmup,
     pid: server.pid,
