@@ -155,6 +155,11 @@ beforeAll(() => {
     join(fixtures, 'prefix.mjs'),
     `export default {\n  data(connection, chunk) {\n    connection.write('got:' + chunk.toString());\n  },\n};\n`,
   );
+  // A handler for framed serving: answers each frame with one frame, `got:` and the frame.
+  writeFileSync(
+    join(fixtures, 'framed.mjs'),
+    `export default {\n  data(connection, frame) {\n    connection.send('got:' + frame.toString());\n  },\n};\n`,
+  );
   writeFileSync(join(fixtures, 'number.mjs'), 'export default 42;\n');
   writeFileSync(join(fixtures, 'bad-member.mjs'), "export default { data: 'not a function' };\n");
   writeFileSync(join(fixtures, 'no-default.mjs'), 'export const data = () => {};\n');
@@ -374,6 +379,113 @@ describe.each(backends)('sockengine serve --backend %s', (backend) => {
   });
 });
 
+/** A 2-byte big-endian length header and its payload: one frame of --framing length:2. */
+function frame2(payload: string): Buffer {
+  const bytes = Buffer.from(payload);
+  const header = Buffer.alloc(2);
+  header.writeUInt16BE(bytes.length);
+  return Buffer.concat([header, bytes]);
+}
+
+describe.each(backends)('sockengine serve --framing --backend %s', (backend) => {
+  it('--framing line answers each line with one line, however the stream is cut; the ready line is unchanged', async () => {
+    const { line, port } = await serve(['serve', '--port', '0', '--backend', backend, '--framing', 'line']);
+    expect(line).toBe(`listening tcp 127.0.0.1:${port} backend=${backend} handler=uppercase`);
+    const peer = await client(port);
+    peer.socket.write('abc\r\nde');
+    expect((await peer.read(4)).toString()).toBe('ABC\n');
+    // `de` is half a line: nothing answers it until its newline comes.
+    await sleep(100);
+    expect(peer.received.toString()).toBe('');
+    peer.socket.write('f\n');
+    expect((await peer.read(4)).toString()).toBe('DEF\n');
+  });
+
+  it('--framing length:2 answers each frame with one uppercased frame, headers split across writes too', async () => {
+    const { port } = await serve(['serve', '--port', '0', '--backend', backend, '--framing', 'length:2']);
+    const peer = await client(port);
+    const expected = Buffer.concat([frame2('HELLO'), frame2(''), frame2('MIXED 42 Z'), frame2('SPLIT')]);
+    peer.socket.write(Buffer.concat([frame2('hello'), frame2(''), frame2('Mixed 42 z')]));
+    const split = frame2('split');
+    peer.socket.write(split.subarray(0, 1));
+    await sleep(50);
+    peer.socket.write(split.subarray(1, 4));
+    await sleep(50);
+    peer.socket.write(split.subarray(4));
+    expect(await peer.read(expected.length)).toEqual(expected);
+  });
+
+  it('--max-frame: a line longer than it closes that connection, unanswered; the server keeps serving', async () => {
+    const { port } = await serve(['serve', '--port', '0', '--backend', backend, '--framing', 'line', '--max-frame', '8']);
+    const peer = await client(port);
+    peer.socket.write('12345678\r\n');
+    expect((await peer.read(9)).toString()).toBe('12345678\n');
+    peer.socket.write('abcdefghi\n');
+    await peer.waitClosed();
+    expect(peer.received.toString()).toBe('');
+    const next = await client(port);
+    next.socket.write('still\n');
+    expect((await next.read(6)).toString()).toBe('STILL\n');
+  });
+
+  it('--framing with a PATH handler: data() gets one frame per call and send() writes one', async () => {
+    const handler = join(fixtures, 'framed.mjs');
+    const { port } = await serve(['serve', '--port', '0', '--backend', backend, '--framing', 'delim:2c', '--handler', handler]);
+    const peer = await client(port);
+    peer.socket.write('a,bc,');
+    expect((await peer.read(13)).toString()).toBe('got:a,got:bc,');
+  });
+
+  it('a reply:TEXT that is not one frame of the framing: exit 2, one line naming both flags', async () => {
+    const result = await run(['serve', '--port', '0', '--backend', backend, '--framing', 'fixed:4', '--handler', 'reply:hello']);
+    expect(result.code).toBe(2);
+    expectOneLine(result.stderr);
+    expect(result.stderr).toMatch(/--handler reply:hello .*--framing fixed:4/);
+    expect(result.stdout).toBe('');
+  });
+
+  it('client --framing line against serve --framing line prints one line per reply frame, exit 0', async () => {
+    const { port } = await serve(['serve', '--port', '0', '--backend', backend, '--framing', 'line']);
+    const result = await run(['client', 'tcp', '127.0.0.1', String(port), '--framing', 'line', 'hello', 'abc XYZ', '', 'last one'], {
+      env: clientEnv(backend),
+    });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('HELLO\nABC XYZ\n\nLAST ONE\n');
+    expect(result.code).toBe(0);
+  });
+
+  it('client --framing length:4 against serve --framing length:4 --handler echo prints each frame as it is', async () => {
+    const { port } = await serve(['serve', '--port', '0', '--backend', backend, '--framing', 'length:4', '--handler', 'echo']);
+    const result = await run(
+      ['client', 'tcp', '127.0.0.1', String(port), '--framing', 'length:4', 'Mixed Case é', '', 'two\nlines', 'x'.repeat(5000)],
+      { env: clientEnv(backend) },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(`Mixed Case é\n\ntwo\nlines\n${'x'.repeat(5000)}\n`);
+    expect(result.code).toBe(0);
+  });
+
+  it('interactive client --framing line: each input line is one frame, each reply frame one line', async () => {
+    const { port } = await serve(['serve', '--port', '0', '--backend', backend, '--framing', 'line']);
+    const child = track(
+      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port), '--framing', 'line'], {
+        env: clientEnv(backend),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (chunk) => (out += chunk));
+    child.stderr!.on('data', (chunk) => (err += chunk));
+    child.stdin!.write('hello\nabc XYZ\nexit\n');
+    const status = await exited(child, 10_000);
+    await waitFor(() => child.stdout!.readableEnded, 'the end of stdout');
+    expect(err).toBe('');
+    expect(out).toBe(`${PROMPT}HELLO\n${PROMPT}ABC XYZ\n${PROMPT}`);
+    expect(status).toEqual({ code: 0, signal: null });
+  });
+});
+
 describe.each(backends)('sockengine serve --transport udp --backend %s', (backend) => {
   it('prints the udp ready line with the real port', async () => {
     const { line, port } = await serve(['serve', '--transport', 'udp', '--port', '0', '--backend', backend]);
@@ -493,6 +605,28 @@ describe('sockengine: bad arguments', () => {
     ['client with missing PORT', ['client', 'tcp', '127.0.0.1'], /PORT/],
     ['client with PORT abc', ['client', 'tcp', '127.0.0.1', 'abc', 'hi'], /PORT.*abc/],
     ['client with transport sctp', ['client', 'sctp', '127.0.0.1', '9', 'hi'], /sctp/],
+    ['--framing x', ['serve', '--framing', 'x'], /--framing must be line, delim:HEX, length:N\[:le\] or fixed:N, got 'x'/],
+    ['--framing line:x', ['serve', '--framing', 'line:x'], /--framing .*'line:x'/],
+    ['--framing delim: (no bytes)', ['serve', '--framing', 'delim:'], /--framing .*'delim:'/],
+    ['--framing delim:0d0 (odd hex)', ['serve', '--framing', 'delim:0d0'], /--framing .*'delim:0d0'/],
+    ['--framing delim:zz (not hex)', ['serve', '--framing', 'delim:zz'], /--framing .*'delim:zz'/],
+    ['--framing length:3', ['serve', '--framing', 'length:3'], /--framing .*'length:3'/],
+    ['--framing length:4:be', ['serve', '--framing', 'length:4:be'], /--framing .*'length:4:be'/],
+    ['--framing fixed:0', ['serve', '--framing', 'fixed:0'], /--framing .*'fixed:0'/],
+    ['--framing fixed:1.5', ['serve', '--framing', 'fixed:1.5'], /--framing .*'fixed:1\.5'/],
+    ['--framing fixed:100 over --max-frame 64', ['serve', '--framing', 'fixed:100', '--max-frame', '64'], /--max-frame \(64\).*'fixed:100'/],
+    ['--max-frame 0', ['serve', '--framing', 'line', '--max-frame', '0'], /--max-frame .*'0'/],
+    ['--max-frame 1k', ['serve', '--framing', 'line', '--max-frame', '1k'], /--max-frame .*'1k'/],
+    ['--max-frame without --framing', ['serve', '--max-frame', '100'], /--max-frame applies with --framing/],
+    ['--framing with --transport udp', ['serve', '--transport', 'udp', '--framing', 'line'], /--framing applies to tcp only/],
+    ['--max-frame with --transport udp', ['serve', '--transport', 'udp', '--max-frame', '9'], /--max-frame applies to tcp only/],
+    ['client --framing bogus', ['client', 'tcp', '127.0.0.1', '9', '--framing', 'bogus', 'hi'], /--framing .*'bogus'/],
+    ['client udp --framing line', ['client', 'udp', '127.0.0.1', '9', '--framing', 'line', 'hi'], /--framing applies to tcp only/],
+    ['client --max-frame without --framing', ['client', 'tcp', '127.0.0.1', '9', '--max-frame', '9', 'hi'], /--max-frame/],
+    ['client --framing fixed:4 with a 2-byte message', ['client', 'tcp', '127.0.0.1', '9', '--framing', 'fixed:4', 'hi'],
+      /exactly 4 bytes, got 2/],
+    ['client --framing line with a newline in a message', ['client', 'tcp', '127.0.0.1', '9', '--framing', 'line', 'a\nb'],
+      /newline/],
   ] as const)('%s: exit 2, one line on stderr naming it, nothing on stdout', async (_name, args, problem) => {
     const result = await run([...args]);
     expect(result.code).toBe(2);
@@ -544,6 +678,88 @@ describe('sockengine client', () => {
     expect(Buffer.concat(received).toString()).toBe('helloexit');
     await waitFor(() => peerEnded, 'the client to close its connection');
     expect(err).toBe('');
+  });
+});
+
+describe('sockengine client --framing', () => {
+  it('sends every message, then waits for as many reply frames, however they arrive', async () => {
+    let received = '';
+    const server = await netServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.on('data', async (chunk) => {
+        received += chunk;
+        if (received.split('\n').length - 1 < 3) return;
+        // All three answers only once all three messages are in, cut mid-frame.
+        for (const piece of ['ON', 'E\nTWO\nTH', 'REE\n']) {
+          socket.write(piece);
+          await sleep(30);
+        }
+      });
+    });
+    const { port } = server.address() as net.AddressInfo;
+    const result = await run(['client', 'tcp', '127.0.0.1', String(port), '--framing', 'line', 'one', 'two', 'three']);
+    expect(received).toBe('one\ntwo\nthree\n');
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('ONE\nTWO\nTHREE\n');
+    expect(result.code).toBe(0);
+  });
+
+  it('a server that closes after 1 of 2 replies: the reply printed, exit 1, one line saying so', async () => {
+    const server = await netServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.end('first\n'));
+    });
+    const { port } = server.address() as net.AddressInfo;
+    const result = await run(['client', 'tcp', '127.0.0.1', String(port), '--framing', 'line', 'a', 'b']);
+    expect(result.stdout).toBe('first\n');
+    expectOneLine(result.stderr);
+    expect(result.stderr).toContain('closed the connection after 1 of 2 replies');
+    expect(result.code).toBe(1);
+  });
+
+  it('a reply frame over --max-frame: exit 1, one line naming the limit', async () => {
+    const server = await netServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.on('data', () => socket.write('0123456789\n'));
+    });
+    const { port } = server.address() as net.AddressInfo;
+    const result = await run(['client', 'tcp', '127.0.0.1', String(port), '--framing', 'line', '--max-frame', '4', 'hi']);
+    expect(result.stdout).toBe('');
+    expectOneLine(result.stderr);
+    expect(result.stderr).toMatch(/maxFrame \(4 bytes\)/);
+    expect(result.code).toBe(1);
+  });
+
+  it('interactive: a line that cannot be one frame is refused with one line and not sent', async () => {
+    const received: string[] = [];
+    const server = await netServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk) => {
+        received.push(chunk.toString('hex'));
+        socket.write(chunk.toString().toUpperCase());
+      });
+    });
+    const { port } = server.address() as net.AddressInfo;
+    const child = track(
+      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port), '--framing', 'fixed:3'], {
+        env: cleanEnv(),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (chunk) => (out += chunk));
+    child.stderr!.on('data', (chunk) => (err += chunk));
+    await waitFor(() => out === PROMPT, 'the first prompt', 10_000);
+    child.stdin!.write('toolong\n');
+    await waitFor(() => out === `${PROMPT}${PROMPT}`, `the second prompt (got ${JSON.stringify(out)})`);
+    expectOneLine(err);
+    expect(err).toMatch(/exactly 3 bytes, got 7; not sent/);
+    child.stdin!.write('abc\n');
+    await waitFor(() => out === `${PROMPT}${PROMPT}ABC\n${PROMPT}`, `the reply (got ${JSON.stringify(out)})`);
+    child.stdin!.end();
+    expect((await exited(child, 10_000)).code).toBe(0);
+    expect(received.join('')).toBe(Buffer.from('abc').toString('hex'));
   });
 });
 

@@ -123,6 +123,65 @@ describe.each(backends)('Python clients against `sockengine serve --backend %s`'
   });
 });
 
+describe.each(backends)('a Python framed client against `sockengine serve --framing ... --backend %s`', (backend) => {
+  const servers: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const server of servers) await stopServer(server);
+  });
+
+  /** `serve --framing FRAMING --max-frame 60000` with the uppercase handler; its port. */
+  async function framedServer(framing: string): Promise<number> {
+    const started = await startCli(['serve', '--port', '0', '--backend', backend, '--framing', framing, '--max-frame', '60000']);
+    servers.push(started.child);
+    expect(started.line).toBe(`listening tcp 127.0.0.1:${started.port} backend=${backend} handler=uppercase`);
+    return started.port;
+  }
+
+  it('--framing line: lines in one sendall and a line byte by byte come back uppercased; a too-long line closes', async () => {
+    const port = await framedServer('line');
+    const result = await runPython('framed_client', port, ['line', '60000']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.toString()).toBe(
+      'line: 5 frames in one sendall ok (an empty one, one of 60000 bytes)\n' +
+        'line: one frame sent byte by byte ok (14 sends)\n' +
+        'line: a frame of 60001 bytes (over --max-frame 60000) closed the connection\n',
+    );
+    expect(result.code).toBe(0);
+  });
+
+  it('--framing length:4: struct.pack frames (empty, 60,000 bytes) come back uppercased; one over --max-frame closes', async () => {
+    const port = await framedServer('length:4');
+    const result = await runPython('framed_client', port, ['length4', '60000']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.toString()).toBe(
+      'length:4: 5 frames in one sendall ok (an empty one, one of 60000 bytes)\n' +
+        'length:4: one frame sent byte by byte ok (16 sends)\n' +
+        'length:4: a frame of 60001 bytes (over --max-frame 60000) closed the connection\n',
+    );
+    expect(result.code).toBe(0);
+  });
+});
+
+describe('the Python framed client reports wrong servers', () => {
+  // Each server gets one thing wrong; the script must fail on it, with the reason.
+  const servers: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const server of servers) await stopServer(server);
+  });
+
+  it.each([
+    ['an echo server (no uppercase)', ['--framing', 'line', '--max-frame', '60000', '--handler', 'echo'], 'line', /differs/],
+    ['a server with a larger --max-frame', ['--framing', 'line', '--max-frame', '70000'], 'line', /expected the connection closed/],
+    ['an unframed server', [], 'length4', /a reply came before the frame's last byte/],
+  ])('against %s it exits 1 with the reason on stderr', async (_name, flags, mode, reason) => {
+    const started = await startCli(['serve', '--port', '0', '--backend', 'native', ...flags]);
+    servers.push(started.child);
+    const result = await runPython('framed_client', started.port, [mode, '60000']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(reason);
+  });
+});
+
 describe('the Python clients report wrong replies', () => {
   // An echo server answers with the bytes unchanged, so every uppercase check must fail:
   // this shows the scripts' own checks can fail, not just print.

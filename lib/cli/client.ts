@@ -1,11 +1,13 @@
 /**
  * `sockengine client tcp HOST PORT [MESSAGE...]`: sends each message and prints each reply;
- * with no message, an interactive loop like the classic C client.
+ * with no message, an interactive loop like the classic C client. With `--framing`, each
+ * message is one frame and each reply frame is one printed line.
  */
 import { createInterface } from 'node:readline';
 import { connect } from '../api.js';
 import type { BackendChoice, Connection, DatagramSocket } from '../types.js';
 import { parseArgs, parsePort, UsageError } from './args.js';
+import { frameProblem, framingFlags, type FramingFlags } from './framing-flags.js';
 
 export const PROMPT = 'Please input your message: ';
 /** A reply is complete once as many bytes as were sent have arrived, or the line is quiet
@@ -112,10 +114,67 @@ class DatagramReader {
   }
 }
 
+/** Hands out a framed connection's reply frames one at a time, in order. */
+class FrameReader {
+  private frames: Buffer[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  handler = {
+    // With framing each call is one whole frame, and the Buffer is ours to keep.
+    data: (_connection: Connection, frame: Buffer) => {
+      this.frames.push(frame);
+      this.wake?.();
+    },
+    end: () => {
+      this.ended = true;
+      this.wake?.();
+    },
+    close: (_connection: Connection, error?: Error) => {
+      this.ended = true;
+      this.failure ??= error;
+      this.wake?.();
+    },
+  };
+
+  /** True once the server closed its side. */
+  get gone(): boolean {
+    return this.ended;
+  }
+
+  /**
+   * The next reply frame; null when the server has gone or sends none within
+   * REPLY_TIMEOUT_MS. Frames that arrived before a failure (a frame over --max-frame, a
+   * reset) are handed out first, then the failure is thrown.
+   */
+  async next(): Promise<Buffer | null> {
+    if (this.frames.length === 0 && !this.ended) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, REPLY_TIMEOUT_MS);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    const frame = this.frames.shift();
+    if (frame !== undefined) return frame;
+    if (this.failure) throw this.failure;
+    return null;
+  }
+}
+
 /** One client conversation; TCP and UDP differ only in how a message and its reply travel. */
 interface Session {
   /** Sends a message and prints its reply; false (after printing why) when none came. */
   exchange(message: string): Promise<boolean>;
+  /**
+   * Sends every message at once and prints as many replies, when the protocol keeps them
+   * apart (framing); without it, messages are exchanged one by one.
+   */
+  exchangeAll?(messages: readonly string[]): Promise<boolean>;
   /** Sends without waiting for a reply (the final `exit`). */
   send(text: string): void;
   close(): void;
@@ -127,6 +186,16 @@ function printReply(reply: Buffer | null, silence: () => string): boolean {
     return false;
   }
   process.stdout.write(`${reply.toString()}\n`);
+  return true;
+}
+
+/** Prints one reply frame as one line: its bytes as they are, then a newline. */
+function printFrame(frame: Buffer | null, silence: () => string): boolean {
+  if (frame === null) {
+    process.stderr.write(`sockengine: ${silence()}\n`);
+    return false;
+  }
+  process.stdout.write(Buffer.concat([frame, Buffer.from('\n')]));
   return true;
 }
 
@@ -166,8 +235,47 @@ async function tcpSession(host: string, port: number, backend: BackendChoice): P
   };
 }
 
+async function framedSession(host: string, port: number, backend: BackendChoice, flags: FramingFlags): Promise<Session> {
+  const reader = new FrameReader();
+  const connection = await connect({
+    host, port, backend, handler: reader.handler, framing: flags.framing, maxFrame: flags.maxFrame,
+  });
+  const silence = (replies: number, wanted: number) => () => {
+    const counted = wanted > 1 ? ` after ${replies} of ${wanted} replies` : '';
+    return reader.gone
+      ? `${host}:${port} closed the connection${counted}`
+      : `no reply from ${host}:${port} within ${REPLY_TIMEOUT_MS / 1000} s${counted}`;
+  };
+  return {
+    async exchange(message) {
+      const payload = Buffer.from(message);
+      const problem = frameProblem(flags, payload);
+      if (problem !== null) {
+        // Typed by hand: say why and let the user try again.
+        process.stderr.write(`sockengine: ${problem}; not sent\n`);
+        return true;
+      }
+      connection.send(payload);
+      return printFrame(await reader.next(), silence(0, 1));
+    },
+    async exchangeAll(messages) {
+      // Frames keep their boundaries, so the messages can all be in flight at once.
+      for (const message of messages) connection.send(Buffer.from(message));
+      for (let replies = 0; replies < messages.length; replies++) {
+        if (!printFrame(await reader.next(), silence(replies, messages.length))) return false;
+      }
+      return true;
+    },
+    send(text) {
+      const payload = Buffer.from(text);
+      if (frameProblem(flags, payload) === null) connection.send(payload);
+    },
+    close: () => connection.end(),
+  };
+}
+
 export async function client(argv: string[]): Promise<number> {
-  const { options, positionals } = parseArgs(argv, ['backend']);
+  const { options, positionals } = parseArgs(argv, ['backend', 'framing', 'max-frame']);
   const [transport, host, portText, ...messages] = positionals;
   const missing = transport === undefined ? 'TRANSPORT' : host === undefined ? 'HOST' : portText === undefined ? 'PORT' : '';
   if (missing || transport === undefined || host === undefined || portText === undefined) {
@@ -181,11 +289,19 @@ export async function client(argv: string[]): Promise<number> {
   if (!['auto', 'native', 'node'].includes(backend)) {
     throw new UsageError(`--backend must be auto, native or node, got '${backend}'`);
   }
+  const framed = framingFlags(options, transport);
+  if (framed !== null) {
+    for (const message of messages) {
+      const problem = frameProblem(framed, Buffer.from(message));
+      if (problem !== null) throw new UsageError(`${problem} (MESSAGE ${JSON.stringify(message)})`);
+    }
+  }
 
   let session: Session;
   try {
-    const open = transport === 'udp' ? udpSession : tcpSession;
-    session = await open(host, port, backend as BackendChoice);
+    if (framed !== null) session = await framedSession(host, port, backend as BackendChoice, framed);
+    else if (transport === 'udp') session = await udpSession(host, port, backend as BackendChoice);
+    else session = await tcpSession(host, port, backend as BackendChoice);
   } catch (error) {
     const verb = transport === 'udp' ? 'reach' : 'connect to';
     process.stderr.write(`sockengine: cannot ${verb} ${host}:${port}: ${(error as Error).message}\n`);
@@ -193,6 +309,7 @@ export async function client(argv: string[]): Promise<number> {
   }
   try {
     if (messages.length > 0) {
+      if (session.exchangeAll) return (await session.exchangeAll(messages)) ? 0 : 1;
       for (const message of messages) if (!(await session.exchange(message))) return 1;
       return 0;
     }

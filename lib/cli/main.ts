@@ -7,7 +7,12 @@ export const USAGE = `usage:
   sockengine serve [--transport tcp|udp] [--host 127.0.0.1] [--port 48763] [--backend auto|native|node]
                    [--handler uppercase|echo|reply:TEXT|PATH] [--idle-timeout MS] [--max-connections N]
                    [--max-buffered-bytes BYTES] [--shutdown-timeout MS (default 2000)]
-  sockengine client tcp|udp HOST PORT [MESSAGE...] [--backend auto|native|node]`;
+                   [--framing line|delim:HEX|length:N[:le]|fixed:N [--max-frame BYTES (default 65536)]]
+  sockengine client tcp|udp HOST PORT [MESSAGE...] [--backend auto|native|node]
+                   [--framing line|delim:HEX|length:N[:le]|fixed:N [--max-frame BYTES]]
+framing (tcp only): each message is one frame; a frame over --max-frame closes the connection.
+  line: ends at LF (a CR before it dropped); delim:HEX: ends at these bytes, e.g. delim:0d0a;
+  length:N[:le]: an N-byte (1, 2, 4 or 8) length header, big-endian unless :le; fixed:N: N bytes each`;
 
 /** Runs the command; resolves to the exit status. */
 export async function main(argv: string[]): Promise<number> {

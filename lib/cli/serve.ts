@@ -6,6 +6,7 @@ import { SockengineError } from '../errors.js';
 import type { BackendChoice, BuiltinHandlerName, Server, TcpHandler, UdpHandler, UdpServer } from '../types.js';
 import { checkHandler, isBuiltinName } from '../validate.js';
 import { parseArgs, parsePort, UsageError } from './args.js';
+import { framingFlags } from './framing-flags.js';
 
 const options = [
   'transport',
@@ -17,6 +18,8 @@ const options = [
   'max-connections',
   'max-buffered-bytes',
   'shutdown-timeout',
+  'framing',
+  'max-frame',
 ] as const;
 /** How long a signalled server waits for open connections by default (--shutdown-timeout). */
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
@@ -120,6 +123,7 @@ export async function serve(argv: string[]): Promise<number> {
       if (value !== undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to tcp only`);
     }
   }
+  const framed = framingFlags(given, transport);
   const handler = await loadHandler(handlerSpec, transport);
 
   let server: Server | UdpServer;
@@ -130,9 +134,18 @@ export async function serve(argv: string[]): Promise<number> {
     } else {
       const tcpHandler = typeof handler === 'string' ? handler : reportingFailures(handler as TcpHandler);
       const given = Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
-      server = await listen({ transport, host, port, backend: choice, handler: tcpHandler as BuiltinHandlerName | TcpHandler, ...given });
+      const framing = framed === null ? {} : { framing: framed.framing, maxFrame: framed.maxFrame };
+      server = await listen({
+        transport, host, port, backend: choice, handler: tcpHandler as BuiltinHandlerName | TcpHandler, ...given, ...framing,
+      });
     }
   } catch (error) {
+    // The flags are checked above; what listen() still refuses is a reply:TEXT that cannot
+    // be sent as a frame of this framing (not the fixed size, too long for the header).
+    if (framed !== null && (error instanceof RangeError || error instanceof TypeError)) {
+      const reason = /cannot be sent as a frame: (.*)$/.exec(error.message)?.[1] ?? error.message;
+      throw new UsageError(`--handler ${handlerSpec} cannot be sent as a --framing ${framed.text} frame: ${reason}`);
+    }
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
       process.stderr.write(`sockengine: port ${port} is already in use (${host}:${port}, EADDRINUSE)\n`);
