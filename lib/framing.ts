@@ -181,6 +181,12 @@ export function checkFraming(framing: unknown, maxFrame: unknown): FramingSpec |
 /** The bytes of a length-prefixed frame reserved at once, as native/framing.h kReserveAtOnce. */
 const RESERVE_AT_ONCE = 64 * 1024;
 const LF = 0x0a;
+const LINE_END = Buffer.from([LF]);
+
+function endsWith(bytes: Uint8Array, suffix: Buffer): boolean {
+  if (bytes.length < suffix.length) return false;
+  return Buffer.from(bytes.buffer, bytes.byteOffset + bytes.length - suffix.length, suffix.length).equals(suffix);
+}
 const CR = 0x0d;
 
 /**
@@ -464,9 +470,19 @@ export function encodeFrame(spec: FramingSpec, payload: Uint8Array): Buffer {
   const length = payload.length;
   switch (spec.kind) {
     case 'line':
-      return Buffer.concat([payload, Buffer.from([LF])]);
-    case 'delimiter':
-      return Buffer.concat([payload, spec.delimiter]);
+    case 'delimiter': {
+      const delimiter = spec.kind === 'line' ? LINE_END : spec.delimiter;
+      // With keepDelimiter a frame as data() gave it already ends with its delimiter.
+      const kept = spec.keepDelimiter && endsWith(payload, delimiter);
+      const frame = kept ? Buffer.from(payload) : Buffer.concat([payload, delimiter]);
+      // The peer must find the delimiter where this frame ends, not earlier: a payload that
+      // carries it (or ends with a part that makes one with it) would arrive as two frames.
+      if (frame.indexOf(delimiter) !== frame.length - delimiter.length) {
+        const what = spec.kind === 'line' ? 'an LF' : 'the delimiter';
+        throw new RangeError(`the payload carries ${what}: the peer would see more than one frame`);
+      }
+      return frame;
+    }
     case 'fixed':
       if (length !== spec.fixedSize) {
         throw new RangeError(`fixed framing sends frames of exactly ${spec.fixedSize} bytes, got ${length}`);

@@ -36,7 +36,8 @@ enum class EventType : int32_t {
   kDrain = 3,       // the write queue emptied
   kEnd = 4,         // the peer half-closed
   kClose = 5,       // the connection is gone
-  kError = 6,       // the connection failed; a kClose with the same code follows
+  kError = 6,       // the connection failed; a kClose with the same code follows, except
+                    // for framing failures, after which JavaScript destroys the connection
   kServerIdle = 7,  // the endpoint's listener is closed and its last connection is gone
   kMessage = 8,     // a datagram
   kDatagramError = 9,  // a UDP socket's error (the socket stays open)
@@ -59,7 +60,8 @@ enum class EngineError : int32_t {
   kIdleTimeout = -100001,
   // A write would have queued more than the endpoint's maxBufferedBytes.
   kBufferFull = -100002,
-  // A frame grew past the endpoint's maxFrame (framing).
+  // A frame grew past the endpoint's maxFrame (framing). For JavaScript connections no
+  // kClose follows: JavaScript handles the frames before it, then destroys the connection.
   kFrameTooLong = -100003,
   // A length header gave a negative payload length (framing).
   kBadFrameLength = -100004,

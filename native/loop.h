@@ -103,7 +103,19 @@ struct ConnectionBuffers {
 // Kept small on purpose: an idle connection is this struct and nothing else (40 bytes; the
 // benchmark's idle-memory goal is 64 bytes per connection with a built-in handler).
 struct Connection : Socket {
-  Connection() : Socket(kConnection) {}
+  // The flags are one bit each (C++17 has no default initialisers for bit-fields): nine
+  // bools would not fit the 40-byte slot.
+  Connection()
+      : Socket(kConnection),
+        connecting(false),
+        paused(false),
+        throttled(false),
+        peerEnded(false),
+        endRequested(false),
+        writeShut(false),
+        readFailed(false),
+        parked(false),
+        closed(true) {}
   uint32_t id = 0;
   // The loop's clock (milliseconds, wrapping) at the last byte read or written; fills what
   // would otherwise be padding, so the idle timeout costs no memory.
@@ -117,16 +129,19 @@ struct Connection : Socket {
   void releaseBuffersIfEmpty() {
     if (buffers && buffers->empty()) buffers.reset();
   }
-  bool connecting = false;
-  bool paused = false;        // by JavaScript
-  bool throttled = false;     // by a built-in handler whose peer stopped reading
-  bool peerEnded = false;     // recv returned 0
-  bool endRequested = false;  // end() called, or the peer ended: shut down after the flush
-  bool writeShut = false;
+  bool connecting : 1;
+  bool paused : 1;        // by JavaScript
+  bool throttled : 1;     // by a built-in handler whose peer stopped reading
+  bool peerEnded : 1;     // recv returned 0
+  bool endRequested : 1;  // end() called, or the peer ended: shut down after the flush
+  bool writeShut : 1;
+  // Framing failed on a JavaScript connection: no more reading; JavaScript destroys it once
+  // it has handled the frames before the bad one.
+  bool readFailed : 1;
   // Paused and both directions are down without an error: out of the poller (so the
   // hang-up is not reported on every wait) until resume() reads what is left.
-  bool parked = false;
-  bool closed = true;  // until the table hands it out
+  bool parked : 1;
+  bool closed : 1;  // until the table hands it out
 };
 static_assert(sizeof(Connection) <= 40, "an idle connection costs one 40-byte slot (docs/design.md)");
 
@@ -351,7 +366,7 @@ class Loop {
   uint32_t listeners_ = 0;
   // Closed sockets, freed at the start of the next runOnce().
   std::vector<std::unique_ptr<Listener>> closedListeners_;
-  // One receive buffer for every built-in connection: idle connections hold none.
+  // One shared receive buffer for built-in and framed connections: idle connections hold none.
   std::unique_ptr<uint8_t[]> receiveBuffer_;
   std::vector<EventRecord> events_;
   ByteBuffer arena_;

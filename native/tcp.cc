@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "loop.h"
 
@@ -30,7 +31,9 @@ uint32_t Loop::interestFor(const Connection* connection) const {
   // paused or waiting for JavaScript to end it (then only errors and hang-ups are reported).
   uint32_t interest = kErrors;
   if (connection->hasPending()) interest |= kWritable;
-  if (!connection->paused && !connection->throttled && !connection->peerEnded) interest |= kReadable;
+  if (!connection->paused && !connection->throttled && !connection->peerEnded && !connection->readFailed) {
+    interest |= kReadable;
+  }
   return interest;
 }
 
@@ -382,8 +385,17 @@ FrameStatus Loop::splitFrames(Connection* connection, const uint8_t* data, size_
 void Loop::failFraming(Connection* connection, FrameStatus status) {
   bool tooLong = status == FrameStatus::kTooLong;
   if (tooLong) connection->endpoint->framesTooLong++;
-  EngineError error = tooLong ? EngineError::kFrameTooLong : EngineError::kBadFrameLength;
-  fail(connection, static_cast<int>(error), Syscall::kRead);
+  int error = static_cast<int>(tooLong ? EngineError::kFrameTooLong : EngineError::kBadFrameLength);
+  if (!deliversToJs(connection)) {
+    fail(connection, error, Syscall::kRead);
+    return;
+  }
+  // The frames before the bad one are in this batch, and the handler's replies to them must
+  // still leave (as they do on node:net): stop reading, report the error, and let
+  // JavaScript destroy the connection once it has handled them.
+  connection->readFailed = true;
+  updateInterest(connection, interestFor(connection));
+  pushConnectionEvent(EventType::kError, connection, error, static_cast<int32_t>(Syscall::kRead));
 }
 
 void Loop::readFramesBuiltin(Connection* connection) {
@@ -415,6 +427,11 @@ void Loop::readFramesBuiltin(Connection* connection) {
           if (!framer.frameOf(reply.length, header, &headerLength, &trailer, &trailerLength)) {
             encodable = false;
             return false;
+          }
+          // A kept delimiter already ends the frame (lib/framing.ts encodeFrame does the same).
+          if (framer.spec().keepDelimiter && reply.length >= trailerLength &&
+              std::memcmp(reply.data + reply.length - trailerLength, trailer, trailerLength) == 0) {
+            trailerLength = 0;
           }
           if (headerLength > 0) replies_.append(header, headerLength);
           if (reply.length > 0) replies_.append(reply.data, reply.length);

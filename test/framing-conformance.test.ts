@@ -165,6 +165,38 @@ describe.each(backends)('%s backend', (backend) => {
     expect(ok.closed).toBe(false);
   });
 
+  for (const handler of ['js', 'builtin'] as const) {
+    it(`${handler} handler: replies to the frames before a too-long one still reach the peer, then it closes`, async () => {
+      const server =
+        handler === 'js'
+          ? await serve('line', { data: (connection, frame) => connection.send(frame.toString().toUpperCase()) }, { maxFrame: 8 })
+          : await serve('line', 'uppercase', { maxFrame: 8 });
+      const raw = await client(server);
+      raw.socket.write(`ok\nfine\n${'z'.repeat(20)}\n`);
+      await raw.waitClosed(2000);
+      expect(raw.received.toString()).toBe('OK\nFINE\n');
+      expect(server.stats().framesTooLong).toBe(1);
+    });
+  }
+
+  it('send() refuses a payload that carries the delimiter: the peer would see two frames', async () => {
+    let thrown: unknown;
+    const server = await serve({ delimiter: '||' }, {
+      data(connection) {
+        try {
+          connection.send('a||b');
+        } catch (error) {
+          thrown = error;
+        }
+        connection.send('fine');
+      },
+    });
+    const raw = await client(server);
+    raw.socket.write('x||');
+    expect((await raw.read(6)).toString()).toBe('fine||');
+    expect(thrown).toBeInstanceOf(RangeError);
+  });
+
   it('a client connection can frame too, and send() adds the header', async () => {
     const server = await serve({ length: 1 }, 'uppercase');
     const frames: string[] = [];

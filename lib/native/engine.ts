@@ -50,6 +50,11 @@ export interface FailureContext {
   readonly framing: FramingSpec | null;
 }
 
+/** Framing failures: the engine stops reading and JavaScript destroys the connection. */
+export function isFramingFailure(code: number): boolean {
+  return code === EngineError.FrameTooLong || code === EngineError.BadFrameLength;
+}
+
 /** The Error for an error record's code and syscall. */
 export function errorFromRecord(code: number, syscall: number, context: FailureContext): Error {
   if (code === EngineError.IdleTimeout) return new IdleTimeoutError(context.idleTimeout);
@@ -266,7 +271,9 @@ export class NativeEngine {
     // The close that follows carries the error too, so a handler with close() but no
     // error() still needs the object made now.
     const connection = this.connection(id, endpointId, 'error') ?? this.connection(id, endpointId, 'close');
-    connection?.receiveFailure(code, syscall);
+    if (connection) connection.receiveFailure(code, syscall);
+    // A framing failure leaves the closing to JavaScript (see EngineError in events.h).
+    else if (isFramingFailure(code) && !this.destroyedInBatch.has(id)) this.binding.destroy(id);
   }
 }
 

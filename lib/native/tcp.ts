@@ -13,7 +13,7 @@ import type {
   TcpHandler,
 } from '../types.js';
 import { checkCloseOptions, toBytes } from '../validate.js';
-import { errorFromRecord, type NativeEngine } from './engine.js';
+import { errorFromRecord, isFramingFailure, type NativeEngine } from './engine.js';
 
 /** Data, end and close held while paused, replayed in order by resume(). */
 type HeldEvent = { kind: 'data'; chunk: Buffer } | { kind: 'end' } | { kind: 'close' };
@@ -169,6 +169,8 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     const error = errorFromRecord(code, syscall, this.context);
     this.error = error;
     this.deliverError(error);
+    // The engine stopped reading and waits for us (the replies to earlier frames are out).
+    if (isFramingFailure(code)) this.abort(error);
   }
 
   /** The engine's write queue emptied. */
