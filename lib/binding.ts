@@ -15,6 +15,7 @@ export interface EngineConnectionSettings {
   noDelay: boolean;
   keepAlive: boolean;
   keepAliveInitialDelay: number;
+  highWaterMark: number;
   /** A lib/framing.ts FramingSpec with its kind as native/framing.h numbers it, or null. */
   framing: (Omit<import('./framing.js').FramingSpec, 'kind'> & { kind: number }) | null;
 }
@@ -40,6 +41,8 @@ export interface NativeBinding {
   closeEndpointConnections(endpoint: number): number;
   connect(host: string, port: number, settings: EngineConnectionSettings): number;
   write(id: number, bytes: Uint8Array): number;
+  writeFrame(id: number, header: Uint8Array | null, payload: Uint8Array, trailer: Uint8Array | null): number;
+  bufferedBytes(id: number): number;
   end(id: number): number;
   destroy(id: number): number;
   pause(id: number): number;

@@ -10,7 +10,7 @@
  *   way it costs this connection only: the server and its other connections go on.
  */
 import { asError, reportUncaught } from './errors.js';
-import { encodeFrame, type FramingSpec } from './framing.js';
+import { frameParts, type FramingSpec } from './framing.js';
 import { toBytes } from './validate.js';
 import type { Connection, TcpHandler } from './types.js';
 
@@ -120,8 +120,14 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
     if (framing === null) {
       throw new TypeError('send() writes one frame and needs the framing option on listen() or connect(); use write() for raw bytes');
     }
-    return this.write(encodeFrame(framing, toBytes(payload)));
+    const bytes = toBytes(payload);
+    const { header, trailer } = frameParts(framing, bytes);
+    if (this.closed || this.ending) return false;
+    return this.writeFrame(header, bytes, trailer);
   }
+
+  /** Writes one frame's parts as one write (write()'s result and rules). */
+  protected abstract writeFrame(header: Buffer | null, payload: Uint8Array, trailer: Buffer | null): boolean;
 
   deliverOpen(): void {
     const open = this.handler.open;

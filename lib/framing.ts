@@ -460,42 +460,52 @@ export class FrameSplitter {
   }
 }
 
+/** What goes around a frame's payload: a length header before it, a delimiter after it. */
+export interface FrameParts {
+  header: Buffer | null;
+  trailer: Buffer | null;
+}
+
 /**
- * The bytes of one frame carrying `payload`: header + payload, or payload + delimiter (LF
- * for lines), as one Buffer. Throws a RangeError when a length header cannot express the
- * payload's length after the adjustment, or, for fixed framing, when the payload is not
- * exactly the frame size. maxFrame is not applied: it limits what is received.
+ * The header or trailer of one frame carrying `payload` (the delimiter, LF for lines, or a
+ * length header), so a frame can be written without joining its parts first. Throws a
+ * RangeError when the payload cannot be one frame: it carries the delimiter (the peer
+ * would see two frames), a length header cannot express its length after the adjustment,
+ * or, for fixed framing, it is not exactly the frame size. maxFrame is not applied: it
+ * limits what is received. A trailer is shared: never write into it.
  */
-export function encodeFrame(spec: FramingSpec, payload: Uint8Array): Buffer {
+export function frameParts(spec: FramingSpec, payload: Uint8Array): FrameParts {
   const length = payload.length;
   switch (spec.kind) {
     case 'line':
     case 'delimiter': {
       const delimiter = spec.kind === 'line' ? LINE_END : spec.delimiter;
+      const view = Buffer.from(payload.buffer, payload.byteOffset, length);
       // With keepDelimiter a frame as data() gave it already ends with its delimiter.
       const kept = spec.keepDelimiter && endsWith(payload, delimiter);
-      const frame = kept ? Buffer.from(payload) : Buffer.concat([payload, delimiter]);
-      // The peer must find the delimiter where this frame ends, not earlier: a payload that
-      // carries it (or ends with a part that makes one with it) would arrive as two frames.
-      if (frame.indexOf(delimiter) !== frame.length - delimiter.length) {
+      const body = kept ? view.subarray(0, length - delimiter.length) : view;
+      // The peer must find the delimiter where this frame ends, not earlier: in the body,
+      // or made of the body's last bytes and the delimiter's first ones.
+      const overlap = delimiter.length > 1 ? Buffer.concat([body.subarray(Math.max(0, body.length - delimiter.length + 1)), delimiter]) : null;
+      if (body.indexOf(delimiter) !== -1 || (overlap !== null && overlap.indexOf(delimiter) !== overlap.length - delimiter.length)) {
         const what = spec.kind === 'line' ? 'an LF' : 'the delimiter';
         throw new RangeError(`the payload carries ${what}: the peer would see more than one frame`);
       }
-      return frame;
+      return { header: null, trailer: kept ? null : delimiter };
     }
     case 'fixed':
       if (length !== spec.fixedSize) {
         throw new RangeError(`fixed framing sends frames of exactly ${spec.fixedSize} bytes, got ${length}`);
       }
-      return Buffer.from(payload);
+      return { header: null, trailer: null };
   }
-  const header = spec.lengthBytes;
-  const frame = Buffer.allocUnsafe(header + length);
+  const size = spec.lengthBytes;
+  const header = Buffer.allocUnsafe(size);
   // value = length - lengthAdjustment (+ header bytes when the value counts them). Numbers
   // are exact here below 2^53, and a value past that is far outside any header but 8 bytes'.
-  const includedHeader = spec.lengthIncludesHeader ? header : 0;
+  const includedHeader = spec.lengthIncludesHeader ? size : 0;
   const value =
-    header === 8
+    size === 8
       ? BigInt(length) - BigInt(spec.lengthAdjustment) + BigInt(includedHeader)
       : length - spec.lengthAdjustment + includedHeader;
   if (value < 0) {
@@ -507,15 +517,26 @@ export function encodeFrame(spec: FramingSpec, payload: Uint8Array): Buffer {
     if (value > 0xffff_ffff_ffff_ffffn) {
       throw new RangeError(`a ${length}-byte payload needs a length header value of ${value}, too big for 8 bytes`);
     }
-    if (spec.littleEndian) frame.writeBigUInt64LE(value, 0);
-    else frame.writeBigUInt64BE(value, 0);
+    if (spec.littleEndian) header.writeBigUInt64LE(value, 0);
+    else header.writeBigUInt64BE(value, 0);
   } else {
-    if (value > 2 ** (8 * header) - 1) {
-      throw new RangeError(`a ${length}-byte payload needs a length header value of ${value}, too big for ${header} bytes`);
+    if (value > 2 ** (8 * size) - 1) {
+      throw new RangeError(`a ${length}-byte payload needs a length header value of ${value}, too big for ${size} bytes`);
     }
-    if (spec.littleEndian) frame.writeUIntLE(value, 0, header);
-    else frame.writeUIntBE(value, 0, header);
+    if (spec.littleEndian) header.writeUIntLE(value, 0, size);
+    else header.writeUIntBE(value, 0, size);
   }
-  frame.set(payload, header);
-  return frame;
+  return { header, trailer: null };
+}
+
+/**
+ * The bytes of one frame carrying `payload` (header + payload, or payload + delimiter), as
+ * one Buffer; the same checks as frameParts().
+ */
+export function encodeFrame(spec: FramingSpec, payload: Uint8Array): Buffer {
+  const { header, trailer } = frameParts(spec, payload);
+  const parts: Uint8Array[] = [payload];
+  if (header !== null) parts.unshift(header);
+  if (trailer !== null) parts.push(trailer);
+  return Buffer.concat(parts);
 }

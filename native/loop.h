@@ -39,6 +39,9 @@ struct ConnectionSettings {
   bool keepAlive = false;
   // SO_KEEPALIVE's first probe after this much silence (rounded up to whole seconds).
   uint32_t keepAliveDelayMs = 0;
+  // Queued bytes at which JavaScript's write() returned false: only then does emptying the
+  // queue report kDrain.
+  uint32_t highWaterMark = 16 * 1024;
 };
 
 // An endpoint is what a group of connections shares: a server (its listener, handler and
@@ -115,6 +118,8 @@ struct Connection : Socket {
         writeShut(false),
         readFailed(false),
         parked(false),
+        corked(false),
+        drainWanted(false),
         closed(true) {}
   uint32_t id = 0;
   // The loop's clock (milliseconds, wrapping) at the last byte read or written; fills what
@@ -141,6 +146,10 @@ struct Connection : Socket {
   // Paused and both directions are down without an error: out of the poller (so the
   // hang-up is not reported on every wait) until resume() reads what is left.
   bool parked : 1;
+  // Holds bytes written while a batch is handled; they leave when it ends (Loop::uncork).
+  bool corked : 1;
+  // JavaScript's write() saw the queue at its high-water mark: report kDrain when it empties.
+  bool drainWanted : 1;
   bool closed : 1;  // until the table hands it out
 };
 static_assert(sizeof(Connection) <= 40, "an idle connection costs one 40-byte slot (docs/design.md)");
@@ -292,13 +301,22 @@ class Loop {
   // The calls JavaScript makes on a connection. Unknown or closed ids give -EBADF.
   // write: the bytes still queued after trying the kernel first, or -errno.
   int64_t write(uint32_t id, const uint8_t* data, size_t length);
+  // The same for bytes in up to three parts, sent as one (a frame's header, payload and
+  // trailer from send(), without joining them in JavaScript first).
+  int64_t writeParts(uint32_t id, const ByteView* parts, int count);
   int end(uint32_t id);
+  // Bytes queued (or corked) for the connection, or -EBADF.
+  int bufferedBytes(uint32_t id);
   // Closes at once, dropping queued bytes; no events follow.
   int destroy(uint32_t id);
   int pause(uint32_t id);
   int resume(uint32_t id);
   // Closes everything now (process exit, worker termination); no events follow.
   void closeAll();
+  // While JavaScript handles a batch, its writes are held and leave together when it ends:
+  // a handler answering 16 pipelined frames makes one send(), not 16 (docs/design.md).
+  void cork() { corking_ = true; }
+  void uncork();
 
   const LoopStats& stats() const { return stats_; }
 
@@ -376,6 +394,9 @@ class Loop {
   // Endpoints with an idle timeout: the sweep timer runs while there are any.
   uint32_t idleEndpoints_ = 0;
   uint32_t lastDatagramId_ = 0;
+  bool corking_ = false;
+  // Connections holding corked bytes, by id (a destroyed one is simply not found).
+  std::vector<uint32_t> corked_;
   // Inside runOnce(): events pushed now are delivered when it returns. Outside it (a call
   // from JavaScript), the first event pushed wakes the poller so the batch is delivered.
   bool running_ = false;

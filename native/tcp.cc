@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 
 #include "loop.h"
@@ -550,7 +552,8 @@ void Loop::flushWriteQueue(Connection* connection) {
   connection->releaseBuffersIfEmpty();
   connection->throttled = false;
   updateInterest(connection, interestFor(connection));
-  if (deliversToJs(connection)) pushConnectionEvent(EventType::kDrain, connection);
+  if (connection->drainWanted && deliversToJs(connection)) pushConnectionEvent(EventType::kDrain, connection);
+  connection->drainWanted = false;
   if (connection->endRequested) finishEnd(connection);
 }
 
@@ -588,12 +591,71 @@ void Loop::closeConnection(Connection* connection, int error, Syscall syscall, b
 }
 
 int64_t Loop::write(uint32_t id, const uint8_t* data, size_t length) {
+  ByteView part{data, length};
+  return writeParts(id, &part, 1);
+}
+
+int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
   Connection* connection = find(id);
   if (connection == nullptr) return -EBADF;
   if (connection->endRequested || connection->writeShut) return -EPIPE;
-  int result = sendOrQueue(connection, data, length);
-  if (result < 0) return result;
-  return static_cast<int64_t>(connection->pendingBytes());
+  size_t length = 0;
+  for (int i = 0; i < count; i++) length += parts[i].length;
+  if (corking_ && !connection->connecting) {
+    uint64_t limit = connection->endpoint->settings.maxBufferedBytes;
+    if (limit != 0 && connection->pendingBytes() + length > limit) {
+      int error = static_cast<int>(EngineError::kBufferFull);
+      fail(connection, error, Syscall::kWrite);
+      return error;
+    }
+    if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
+    for (int i = 0; i < count; i++) {
+      if (parts[i].length > 0) connection->buffers->pending.append(parts[i].data, parts[i].length);
+    }
+    if (!connection->corked) {
+      connection->corked = true;
+      corked_.push_back(connection->id);
+    }
+  } else {
+    // Outside a batch: one send for the whole, so the parts gather in a scratch buffer
+    // (never in use here: a built-in's replies are gathered inside runOnce only).
+    const uint8_t* data = parts[0].data;
+    if (count > 1) {
+      replies_.clear();
+      for (int i = 0; i < count; i++) {
+        if (parts[i].length > 0) replies_.append(parts[i].data, parts[i].length);
+      }
+      data = replies_.data();
+    }
+    int result = sendOrQueue(connection, data, length);
+    if (count > 1) replies_.clear();
+    if (result < 0) return result;
+  }
+  size_t queued = connection->pendingBytes();
+  if (queued >= connection->endpoint->settings.highWaterMark && queued > 0) connection->drainWanted = true;
+  return static_cast<int64_t>(queued);
+}
+
+int Loop::bufferedBytes(uint32_t id) {
+  Connection* connection = find(id);
+  if (connection == nullptr) return -EBADF;
+  size_t queued = connection->pendingBytes();
+  return queued > INT32_MAX ? INT32_MAX : static_cast<int>(queued);
+}
+
+void Loop::uncork() {
+  corking_ = false;
+  for (uint32_t id : corked_) {
+    Connection* connection = find(id);
+    if (connection == nullptr || !connection->corked) continue;
+    connection->corked = false;
+    // Bytes already waiting for the socket to be writable keep waiting with the rest.
+    if (connection->interest & kWritable) continue;
+    flushWriteQueue(connection);
+    // What the kernel did not take waits for the socket to be writable.
+    if (!connection->closed && connection->hasPending()) updateInterest(connection, interestFor(connection));
+  }
+  corked_.clear();
 }
 
 int Loop::end(uint32_t id) {
@@ -606,6 +668,12 @@ int Loop::end(uint32_t id) {
 
 int Loop::destroy(uint32_t id) {
   Connection* connection = find(id);
+  if (connection != nullptr && connection->corked && connection->hasPending()) {
+    // Bytes written earlier in this batch would have reached the kernel already without
+    // corking (and do on node:net): offer them once before closing.
+    ByteBuffer& pending = connection->buffers->pending;
+    sys::send(connection->fd.get(), pending.data(), pending.size());
+  }
   if (connection != nullptr) closeConnection(connection, 0, Syscall::kNone, false);
   // Events queued for the next batch (a failed write's error and close, even when that
   // failure already closed it) die with the connection: after destroy() nothing more is

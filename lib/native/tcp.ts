@@ -28,7 +28,6 @@ const Paused = Flag.FirstFree << 1;
 
 /** What few connections need, made only for them. */
 interface Extra {
-  queued?: number;
   held?: HeldEvent[];
   error?: Error;
   peer?: [string, number];
@@ -78,13 +77,9 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     if (error !== undefined || this.extra) (this.extra ??= {}).error = error;
   }
 
+  /** Asked of the engine: its queue changes without telling JavaScript (a corked write leaves at the batch's end). */
   get bufferedBytes(): number {
-    return this.extra?.queued ?? 0;
-  }
-
-  /** Bytes the engine still holds; kept only while there are some. */
-  private set queued(bytes: number) {
-    if (bytes !== 0 || this.extra) (this.extra ??= {}).queued = bytes;
+    return this.gone ? 0 : Math.max(0, this.engine.binding.bufferedBytes(this.id));
   }
 
   // Read from the socket the first time they are asked for, as node:net does.
@@ -107,10 +102,18 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   write(data: Uint8Array | string): boolean {
     const bytes = toBytes(data);
     if (this.gone || this.closed || this.ending) return false;
-    const queued = this.engine.binding.write(this.id, bytes);
+    return this.wrote(this.engine.binding.write(this.id, bytes));
+  }
+
+  protected writeFrame(header: Buffer | null, payload: Uint8Array, trailer: Buffer | null): boolean {
+    if (this.gone) return false;
+    return this.wrote(this.engine.binding.writeFrame(this.id, header, payload, trailer));
+  }
+
+  /** write()'s answer from the bytes the engine still holds. */
+  private wrote(queued: number): boolean {
     // A negative result means the connection failed; its error and close events are queued.
     if (queued < 0) return false;
-    this.queued = queued;
     if (queued < this.highWaterMark) return true;
     this.needDrain = true;
     // Nothing is queued (a zero high-water mark): the engine will not report a drain.
@@ -175,13 +178,11 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
 
   /** The engine's write queue emptied. */
   drained(): void {
-    this.queued = 0;
     this.deliverDrain();
   }
 
   receiveClose(): void {
     this.gone = true;
-    this.queued = 0;
     // A clean close waits behind held data or the held end; a failed connection's held data
     // is dropped and its close delivered now, so a paused connection whose peer reset is
     // never kept. A paused connection with nothing held hears its close now too: the
@@ -300,6 +301,7 @@ function engineSettings(options: ConnectionSettings) {
     noDelay: options.noDelay,
     keepAlive: options.keepAlive,
     keepAliveInitialDelay: options.keepAliveInitialDelay,
+    highWaterMark: options.highWaterMark,
     framing: framing === null ? null : { ...framing, kind: framingKinds[framing.kind] },
   };
 }

@@ -86,7 +86,21 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   write(data: Uint8Array | string): boolean {
     const bytes = toBytes(data);
     if (this.closed || this.ending) return false;
-    const belowMark = this.socket.write(bytes);
+    return this.wrote(this.socket.write(bytes));
+  }
+
+  protected writeFrame(header: Buffer | null, payload: Uint8Array, trailer: Buffer | null): boolean {
+    // One writev of the parts, as node:net does for corked writes.
+    this.socket.cork();
+    if (header !== null) this.socket.write(header);
+    let belowMark = this.socket.write(payload);
+    if (trailer !== null) belowMark = this.socket.write(trailer);
+    this.socket.uncork();
+    return this.wrote(belowMark);
+  }
+
+  /** write()'s answer, after the queue limit. */
+  private wrote(belowMark: boolean): boolean {
     const limit = this.context.maxBufferedBytes;
     if (limit > 0 && this.socket.writableLength > limit) {
       this.fail(new BufferFullError(limit));

@@ -39,6 +39,7 @@ ConnectionSettings connectionSettings(const Napi::Object& object) {
   settings.noDelay = boolProperty(object, "noDelay");
   settings.keepAlive = boolProperty(object, "keepAlive");
   settings.keepAliveDelayMs = uintProperty(object, "keepAliveInitialDelay");
+  settings.highWaterMark = uintProperty(object, "highWaterMark");
   return settings;
 }
 
@@ -176,6 +177,22 @@ Napi::Value write(const Napi::CallbackInfo& info) {
   Engine* engine = engineOf(info);
   auto bytes = info[1].As<Napi::Uint8Array>();
   int64_t result = engine->loop().write(idArgument(info), bytes.Data(), bytes.ByteLength());
+  engine->syncRef();
+  return Napi::Number::New(info.Env(), static_cast<double>(result));
+}
+
+// writeFrame(id, header | null, payload, trailer | null) -> bytes still queued, or -errno:
+// one frame from send(), its parts joined here rather than in JavaScript.
+Napi::Value writeFrame(const Napi::CallbackInfo& info) {
+  Engine* engine = engineOf(info);
+  ByteView parts[3];
+  int count = 0;
+  for (size_t argument = 1; argument <= 3; argument++) {
+    if (!info[argument].IsTypedArray()) continue;
+    auto bytes = info[argument].As<Napi::Uint8Array>();
+    parts[count++] = {bytes.Data(), bytes.ByteLength()};
+  }
+  int64_t result = engine->loop().writeParts(idArgument(info), parts, count);
   engine->syncRef();
   return Napi::Number::New(info.Env(), static_cast<double>(result));
 }
@@ -372,7 +389,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   add("closeEndpointConnections", connectionCall<&Loop::closeEndpointConnections>);
   add("connect", connect);
   add("write", write);
+  add("writeFrame", writeFrame);
   add("end", connectionCall<&Loop::end>);
+  add("bufferedBytes", connectionCall<&Loop::bufferedBytes>);
   add("destroy", connectionCall<&Loop::destroy>);
   add("pause", connectionCall<&Loop::pause>);
   add("resume", connectionCall<&Loop::resume>);

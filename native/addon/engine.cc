@@ -123,7 +123,9 @@ void Engine::deliver() {
     stop();
   } else {
     napi_value argv[2] = {view, bytes};
+    loop_.cork();
     if (napi_make_callback(env_, context_, global, callback, 2, argv, &result) != napi_ok) reportFailure(global);
+    loop_.uncork();
   }
   napi_close_handle_scope(env_, scope);
 }
