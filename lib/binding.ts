@@ -41,7 +41,7 @@ export interface NativeBinding {
   closeEndpointConnections(endpoint: number): number;
   connect(host: string, port: number, settings: EngineConnectionSettings): number;
   write(id: number, bytes: Uint8Array): number;
-  writeFrame(id: number, header: Uint8Array | null, payload: Uint8Array, trailer: Uint8Array | null): number;
+  sendFrame(id: number, payload: Uint8Array): number;
   bufferedBytes(id: number): number;
   end(id: number): number;
   destroy(id: number): number;

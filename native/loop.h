@@ -304,6 +304,9 @@ class Loop {
   // The same for bytes in up to three parts, sent as one (a frame's header, payload and
   // trailer from send(), without joining them in JavaScript first).
   int64_t writeParts(uint32_t id, const ByteView* parts, int count);
+  // One frame around `data` with the connection's framing (its header or trailer added
+  // here), or -EMSGSIZE when the payload cannot be one (lib/framing.ts checks first).
+  int64_t sendFrame(uint32_t id, const uint8_t* data, size_t length);
   int end(uint32_t id);
   // Bytes queued (or corked) for the connection, or -EBADF.
   int bufferedBytes(uint32_t id);

@@ -636,6 +636,29 @@ int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
   return static_cast<int64_t>(queued);
 }
 
+int64_t Loop::sendFrame(uint32_t id, const uint8_t* data, size_t length) {
+  Connection* connection = find(id);
+  if (connection == nullptr) return -EBADF;
+  const Framer* framer = connection->endpoint->framer.get();
+  if (framer == nullptr) return -EINVAL;
+  uint8_t header[8];
+  size_t headerLength = 0;
+  size_t trailerLength = 0;
+  const uint8_t* trailer = nullptr;
+  if (!framer->frameOf(length, header, &headerLength, &trailer, &trailerLength)) return -EMSGSIZE;
+  // A kept delimiter already ends the frame (lib/framing.ts frameParts does the same).
+  if (framer->spec().keepDelimiter && length >= trailerLength &&
+      std::memcmp(data + length - trailerLength, trailer, trailerLength) == 0) {
+    trailerLength = 0;
+  }
+  ByteView parts[3];
+  int count = 0;
+  if (headerLength > 0) parts[count++] = {header, headerLength};
+  parts[count++] = {data, length};
+  if (trailerLength > 0) parts[count++] = {trailer, trailerLength};
+  return writeParts(id, parts, count);
+}
+
 int Loop::bufferedBytes(uint32_t id) {
   Connection* connection = find(id);
   if (connection == nullptr) return -EBADF;

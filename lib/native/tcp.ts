@@ -105,9 +105,10 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     return this.wrote(this.engine.binding.write(this.id, bytes));
   }
 
-  protected writeFrame(header: Buffer | null, payload: Uint8Array, trailer: Buffer | null): boolean {
+  protected writeFrame(header: Buffer | null, payload: Uint8Array): boolean {
     if (this.gone) return false;
-    return this.wrote(this.engine.binding.writeFrame(this.id, header, payload, trailer));
+    // The engine adds the header or trailer itself (the same bytes frameParts checked).
+    return this.wrote(this.engine.binding.sendFrame(this.id, payload));
   }
 
   /** write()'s answer from the bytes the engine still holds. */

@@ -181,18 +181,13 @@ Napi::Value write(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(result));
 }
 
-// writeFrame(id, header | null, payload, trailer | null) -> bytes still queued, or -errno:
-// one frame from send(), its parts joined here rather than in JavaScript.
-Napi::Value writeFrame(const Napi::CallbackInfo& info) {
+// sendFrame(id, payload) -> bytes still queued, or -errno: one frame from send(), its
+// header or trailer added by the engine (one typed array crosses, nothing is joined in
+// JavaScript).
+Napi::Value sendFrame(const Napi::CallbackInfo& info) {
   Engine* engine = engineOf(info);
-  ByteView parts[3];
-  int count = 0;
-  for (size_t argument = 1; argument <= 3; argument++) {
-    if (!info[argument].IsTypedArray()) continue;
-    auto bytes = info[argument].As<Napi::Uint8Array>();
-    parts[count++] = {bytes.Data(), bytes.ByteLength()};
-  }
-  int64_t result = engine->loop().writeParts(idArgument(info), parts, count);
+  auto bytes = info[1].As<Napi::Uint8Array>();
+  int64_t result = engine->loop().sendFrame(idArgument(info), bytes.Data(), bytes.ByteLength());
   engine->syncRef();
   return Napi::Number::New(info.Env(), static_cast<double>(result));
 }
@@ -389,7 +384,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   add("closeEndpointConnections", connectionCall<&Loop::closeEndpointConnections>);
   add("connect", connect);
   add("write", write);
-  add("writeFrame", writeFrame);
+  add("sendFrame", sendFrame);
   add("end", connectionCall<&Loop::end>);
   add("bufferedBytes", connectionCall<&Loop::bufferedBytes>);
   add("destroy", connectionCall<&Loop::destroy>);
