@@ -602,12 +602,6 @@ int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
   size_t length = 0;
   for (int i = 0; i < count; i++) length += parts[i].length;
   if (corking_ && !connection->connecting) {
-    uint64_t limit = connection->endpoint->settings.maxBufferedBytes;
-    if (limit != 0 && connection->pendingBytes() + length > limit) {
-      int error = static_cast<int>(EngineError::kBufferFull);
-      fail(connection, error, Syscall::kWrite);
-      return error;
-    }
     if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
     for (int i = 0; i < count; i++) {
       if (parts[i].length > 0) connection->buffers->pending.append(parts[i].data, parts[i].length);
@@ -615,6 +609,22 @@ int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
     if (!connection->corked) {
       connection->corked = true;
       corked_.push_back(connection->id);
+    }
+    // Small writes wait for the batch's end; once they reach the high-water mark they are
+    // offered to the kernel now, so write()'s answer and the queue limit count only what
+    // the kernel did not take, as on node:net.
+    size_t queued = connection->pendingBytes();
+    uint64_t limit = connection->endpoint->settings.maxBufferedBytes;
+    bool pastMark = queued >= connection->endpoint->settings.highWaterMark || (limit != 0 && queued > limit);
+    if (pastMark && queued > 0 && !(connection->interest & kWritable)) {
+      flushWriteQueue(connection);
+      if (connection->closed) return -EPIPE;
+      if (connection->hasPending()) updateInterest(connection, interestFor(connection));
+    }
+    if (limit != 0 && connection->pendingBytes() > limit) {
+      int error = static_cast<int>(EngineError::kBufferFull);
+      fail(connection, error, Syscall::kWrite);
+      return error;
     }
   } else {
     // Outside a batch: one send for the whole, so the parts gather in a scratch buffer

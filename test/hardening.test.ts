@@ -243,6 +243,24 @@ describe.each(backends)('%s backend', (backend) => {
       await expect(RawClient.connect(server.address().port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     });
 
+    it('maxBufferedBytes counts only what the kernel did not take: a 4,000-byte reply under a 1,000-byte limit arrives', async () => {
+      let answer: boolean | undefined;
+      const server = await serve(
+        {
+          data(connection) {
+            answer = connection.write(Buffer.alloc(4000, 'y'));
+            connection.end();
+          },
+        },
+        { maxBufferedBytes: 1000 },
+      );
+      const peer = await RawClient.connect(server.address().port);
+      peer.socket.write('x');
+      await peer.waitClosed(2000);
+      expect(answer).toBe(true);
+      expect(peer.received.length).toBe(4000);
+    });
+
     it('close({ timeout }) reaches a paused connection too: its close() runs', async () => {
       let closes = 0;
       const server = await listen({
