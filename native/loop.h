@@ -343,6 +343,9 @@ class Loop {
   void onConnected(Connection* connection);
   void readBuiltin(Connection* connection);
   void readToJs(Connection* connection);
+  // One recv of up to kReadSize bytes into `into`: the count, or 0 / -errno once the peer's
+  // end or the failure has been handled.
+  ssize_t receive(Connection* connection, uint8_t* into);
   // The same two with framing: frames, not chunks, go to the handler or to JavaScript.
   void readFramesBuiltin(Connection* connection);
   void readFramesToJs(Connection* connection);

@@ -400,21 +400,25 @@ void Loop::failFraming(Connection* connection, FrameStatus status) {
   pushConnectionEvent(EventType::kError, connection, error, static_cast<int32_t>(Syscall::kRead));
 }
 
+ssize_t Loop::receive(Connection* connection, uint8_t* into) {
+  ssize_t received = sys::recv(connection->fd.get(), into, kReadSize);
+  if (received > 0) {
+    stats_.bytesRead += static_cast<uint64_t>(received);
+    touch(connection);
+  } else if (received == 0) {
+    onPeerEnd(connection);
+  } else if (received != -EAGAIN) {
+    fail(connection, static_cast<int>(received), Syscall::kRead);
+  }
+  return received;
+}
+
 void Loop::readFramesBuiltin(Connection* connection) {
   const Framer& framer = *connection->endpoint->framer;
   BuiltinHandler& builtin = *connection->endpoint->builtin;
   for (int i = 0; i < kReadsPerWakeup; i++) {
-    ssize_t received = sys::recv(connection->fd.get(), receiveBuffer_.get(), kReadSize);
-    if (received == 0) {
-      onPeerEnd(connection);
-      return;
-    }
-    if (received < 0) {
-      if (received != -EAGAIN) fail(connection, static_cast<int>(received), Syscall::kRead);
-      return;
-    }
-    stats_.bytesRead += static_cast<uint64_t>(received);
-    touch(connection);
+    ssize_t received = receive(connection, receiveBuffer_.get());
+    if (received <= 0) return;
     // Every frame of this read is answered with one frame of the same framing; the replies
     // leave together in one send, as the unframed built-ins send one reply per read.
     bool encodable = true;
@@ -467,17 +471,8 @@ void Loop::readFramesToJs(Connection* connection) {
   int32_t endpoint = connection->endpoint->reportedId();
   for (int i = 0; i < kReadsPerWakeup; i++) {
     if (arena_.size() >= kBatchByteBudget) return;
-    ssize_t received = sys::recv(connection->fd.get(), receiveBuffer_.get(), kReadSize);
-    if (received == 0) {
-      onPeerEnd(connection);
-      return;
-    }
-    if (received < 0) {
-      if (received != -EAGAIN) fail(connection, static_cast<int>(received), Syscall::kRead);
-      return;
-    }
-    stats_.bytesRead += static_cast<uint64_t>(received);
-    touch(connection);
+    ssize_t received = receive(connection, receiveBuffer_.get());
+    if (received <= 0) return;
     // One record per frame, all in this batch: thousands of frames from one read cross to
     // JavaScript in one call. A frame is copied once, into the arena.
     FrameStatus status =

@@ -16,18 +16,15 @@ const REPLY_QUIET_MS = 100;
 /** How long to wait for the first byte of a reply. */
 const REPLY_TIMEOUT_MS = 5000;
 
-/** Collects a connection's bytes and hands them out one reply at a time. */
-class ReplyReader {
-  private chunks: Buffer[] = [];
-  private received = 0;
-  private ended = false;
-  private failure: Error | undefined;
+/** What both TCP readers share: the server's end or close, and waiting for the next event. */
+abstract class ConnectionReader {
+  protected ended = false;
+  protected failure: Error | undefined;
   private wake: (() => void) | undefined;
 
   handler = {
     data: (_connection: Connection, chunk: Buffer) => {
-      this.chunks.push(Buffer.from(chunk));
-      this.received += chunk.length;
+      this.receive(chunk);
       this.wake?.();
     },
     end: () => {
@@ -46,6 +43,32 @@ class ReplyReader {
     return this.ended;
   }
 
+  /** Keeps what arrived (a chunk, or a whole frame with framing; either is ours to keep). */
+  protected abstract receive(bytes: Buffer): void;
+
+  /** Resolves at the next event or after `ms`. */
+  protected async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+  }
+}
+
+/** Collects a connection's bytes and hands them out one reply at a time. */
+class ReplyReader extends ConnectionReader {
+  private chunks: Buffer[] = [];
+  private received = 0;
+
+  protected receive(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+  }
+
   /** The next reply to a message of `expected` bytes; null when the server has gone or is silent. */
   async next(expected: number): Promise<Buffer | null> {
     const started = Date.now();
@@ -56,14 +79,7 @@ class ReplyReader {
       const quietFor = this.received > 0 ? REPLY_QUIET_MS : REPLY_TIMEOUT_MS - (Date.now() - started);
       if (quietFor <= 0) return this.received > 0 ? this.take() : null;
       const before = this.received;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, quietFor);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.pause(quietFor);
       if (this.received === before && !this.ended && this.received > 0) return this.take();
     }
   }
@@ -115,32 +131,11 @@ class DatagramReader {
 }
 
 /** Hands out a framed connection's reply frames one at a time, in order. */
-class FrameReader {
+class FrameReader extends ConnectionReader {
   private frames: Buffer[] = [];
-  private ended = false;
-  private failure: Error | undefined;
-  private wake: (() => void) | undefined;
 
-  handler = {
-    // With framing each call is one whole frame, and the Buffer is ours to keep.
-    data: (_connection: Connection, frame: Buffer) => {
-      this.frames.push(frame);
-      this.wake?.();
-    },
-    end: () => {
-      this.ended = true;
-      this.wake?.();
-    },
-    close: (_connection: Connection, error?: Error) => {
-      this.ended = true;
-      this.failure ??= error;
-      this.wake?.();
-    },
-  };
-
-  /** True once the server closed its side. */
-  get gone(): boolean {
-    return this.ended;
+  protected receive(frame: Buffer): void {
+    this.frames.push(frame);
   }
 
   /**
@@ -149,16 +144,7 @@ class FrameReader {
    * reset) are handed out first, then the failure is thrown.
    */
   async next(): Promise<Buffer | null> {
-    if (this.frames.length === 0 && !this.ended) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, REPLY_TIMEOUT_MS);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
+    if (this.frames.length === 0 && !this.ended) await this.pause(REPLY_TIMEOUT_MS);
     const frame = this.frames.shift();
     if (frame !== undefined) return frame;
     if (this.failure) throw this.failure;
