@@ -20,7 +20,9 @@ import type {
   UdpHandler,
   UdpListenOptions,
   UdpServer,
+  UnixConnectOptions,
 } from './types.js';
+import { checkNodeBackendPath, checkPath, checkUnixListen, listenOnPath } from './unix.js';
 import {
   checkBackend,
   checkBoolean,
@@ -63,8 +65,8 @@ const connectionOptions = [
   'maxFrame',
 ] as const;
 const knownOptions = {
-  tcpListen: [...commonOptions, 'backlog', 'ipv6Only', 'maxConnections', ...connectionOptions],
-  tcpConnect: [...commonOptions, ...connectionOptions],
+  tcpListen: [...commonOptions, 'backlog', 'ipv6Only', 'maxConnections', 'path', 'permissions', 'replaceStale', ...connectionOptions],
+  tcpConnect: [...commonOptions, 'path', ...connectionOptions],
   udpListen: [...commonOptions, 'ipv6Only', 'maxDatagramSize'],
   udpConnect: [...commonOptions, 'maxDatagramSize'],
 };
@@ -162,17 +164,21 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
     return backend === 'native' ? listenUdpNative(engine(), settings) : listenUdpNode(settings);
   }
   const handler = checkHandler(given.handler, true);
+  const unix = checkUnixListen(given);
   const settings = {
     host,
     port,
     ipv6Only,
+    unix,
     backlog: checkInteger(given.backlog, 'backlog', DEFAULT_BACKLOG, 1, 65535),
     maxConnections: checkInteger(given.maxConnections, 'maxConnections', 0, 0, INT32_MAX),
     ...connectionSettings(given, typeof handler === 'string' ? handler : undefined),
     handler,
   };
   const backend = resolveBackend(checkBackend(given.backend));
-  return backend === 'native' ? listenNative(engine(), settings) : listenNode(settings);
+  if (backend === 'node') checkNodeBackendPath(unix?.path);
+  const start = () => (backend === 'native' ? listenNative(engine(), settings) : listenNode(settings));
+  return unix ? listenOnPath(unix, start) : start();
 }
 
 /**
@@ -180,13 +186,17 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
  * connected UDP socket.
  */
 export async function connect(options: ConnectOptions): Promise<Connection>;
+export async function connect(options: UnixConnectOptions): Promise<Connection>;
 export async function connect(options: UdpConnectOptions): Promise<DatagramSocket>;
-export async function connect(options: ConnectOptions | UdpConnectOptions): Promise<Connection | DatagramSocket> {
+export async function connect(
+  options: ConnectOptions | UnixConnectOptions | UdpConnectOptions,
+): Promise<Connection | DatagramSocket> {
   const given = requireObject(options, 'options');
   const transport = checkTransport(given.transport);
   checkKnownOptions(given, transport === 'udp' ? knownOptions.udpConnect : knownOptions.tcpConnect, `connect({ transport: '${transport}' })`);
+  const path = checkPath(given, 'connect()');
   const host = checkHost(given.host, DEFAULT_HOST);
-  const port = checkPort(given.port, undefined, false);
+  const port = path === undefined ? checkPort(given.port, undefined, false) : 0;
   if (transport === 'udp') {
     const settings = {
       host,
@@ -200,10 +210,12 @@ export async function connect(options: ConnectOptions | UdpConnectOptions): Prom
   const settings = {
     host,
     port,
+    path,
     ...connectionSettings(given, undefined),
     handler: checkHandler(given.handler, false) as ConnectOptions['handler'],
   };
   const backend = resolveBackend(checkBackend(given.backend));
+  if (backend === 'node') checkNodeBackendPath(path);
   return backend === 'native' ? connectNative(engine(), settings) : connectNode(settings);
 }
 

@@ -18,6 +18,8 @@ export interface EngineConnectionSettings {
   highWaterMark: number;
   /** A lib/framing.ts FramingSpec with its kind as native/framing.h numbers it, or null. */
   framing: (Omit<import('./framing.js').FramingSpec, 'kind'> & { kind: number }) | null;
+  /** A Unix-domain socket's path bytes (an abstract name starts with 0); host and port are then unused. */
+  path?: Uint8Array;
 }
 
 /** The addon's exports (native/addon/bindings.cc). */
@@ -32,6 +34,8 @@ export interface NativeBinding {
       builtin: string | null;
       deliverOpen: boolean;
       maxConnections: number;
+      /** A Unix-domain socket file's permission bits. */
+      permissions?: number | undefined;
     },
   ): { endpoint: number; address: string; port: number } | { errno: number; syscall: string };
   peerAddress(id: number): [string, number] | null;

@@ -34,4 +34,5 @@ export type {
   UdpHandler,
   UdpListenOptions,
   UdpServer,
+  UnixConnectOptions,
 } from './types.js';

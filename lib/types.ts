@@ -152,6 +152,21 @@ export interface ListenOptions extends ConnectionOptions {
    * sees a close, not a hang) and counted in stats().rejected. Default 0: no limit.
    */
   maxConnections?: number;
+  /**
+   * Listen on a Unix-domain stream socket instead of host and port: a file path, or on
+   * Linux a name in the abstract namespace when it starts with `\0` (no file; it vanishes
+   * with the server). The file is removed when the server closes. Connections from it have
+   * `remoteAddress` '' and `remotePort` 0 (unless the PROXY protocol names the client).
+   */
+  path?: string;
+  /** The socket file's permission bits, e.g. `0o660`: who may connect. Default: the umask's. */
+  permissions?: number;
+  /**
+   * When the path is taken by a stale socket file (a server died without removing it, and
+   * nothing listens on it), remove it and bind again. Default false: EADDRINUSE, naming the
+   * stale file. A live server's socket or a file that is not a socket is never removed.
+   */
+  replaceStale?: boolean;
 }
 
 /** Options of connect() for TCP. */
@@ -168,11 +183,24 @@ export interface ConnectOptions extends ConnectionOptions {
   handler: TcpHandler;
 }
 
+/** Options of connect() to a Unix-domain stream socket. */
+export interface UnixConnectOptions extends ConnectionOptions {
+  transport?: 'tcp';
+  /** The server's socket file, or `\0name` for a name in Linux's abstract namespace. */
+  path: string;
+  /** Default `auto`. */
+  backend?: BackendChoice;
+  /** A JavaScript handler object. */
+  handler: TcpHandler;
+}
+
 /** The address a server is bound to. */
 export interface BoundAddress {
+  /** The IP address, or a Unix-domain server's path (an abstract name starts with `\0`). */
   address: string;
+  /** 0 for a Unix-domain server. */
   port: number;
-  family: 'IPv4' | 'IPv6';
+  family: 'IPv4' | 'IPv6' | 'unix';
 }
 
 /** Counters of a TCP server, the same on both backends. */

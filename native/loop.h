@@ -261,6 +261,9 @@ class Loop {
     ConnectionSettings connection;
     // Null: raw chunks.
     std::unique_ptr<Framer> framer;
+    // Unix-domain listeners on a file path: the socket file's permission bits, set between
+    // bind and listen so no connection can arrive under the umask's bits; 0: leave them.
+    unsigned permissions = 0;
   };
   // Binds and listens. On success fills `endpointId` and the bound address; returns 0, or
   // -errno with `failedSyscall` naming the call that failed.

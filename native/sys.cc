@@ -3,11 +3,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 namespace sockengine {
@@ -77,6 +80,23 @@ size_t formatAddress(const SockAddr& addr, char* out, size_t capacity) {
     return 0;
   }
   return std::strlen(out);
+}
+
+int unixAddress(const char* path, size_t length, SockAddr* out) {
+  *out = SockAddr{};
+  auto* un = reinterpret_cast<sockaddr_un*>(&out->storage);
+  if (length == 0) return -EINVAL;
+  bool abstract = path[0] == '\0';
+  // A file path needs room for its terminating NUL; an abstract name does not have one.
+  if (length + (abstract ? 0 : 1) > sizeof(un->sun_path)) return -ENAMETOOLONG;
+  un->sun_family = AF_UNIX;
+  std::memcpy(un->sun_path, path, length);
+  out->length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length + (abstract ? 0 : 1));
+  return 0;
+}
+
+int setMode(const char* path, unsigned mode) {
+  return retry([&] { return ::chmod(path, static_cast<mode_t>(mode)); });
 }
 
 int socket(int family, int type) {

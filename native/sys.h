@@ -35,7 +35,7 @@ class Fd {
   int fd_ = -1;
 };
 
-// An IPv4 or IPv6 socket address, sized for either.
+// An IPv4, IPv6 or Unix-domain socket address, sized for any of them.
 struct SockAddr {
   sockaddr_storage storage{};
   socklen_t length = 0;
@@ -54,6 +54,12 @@ int parseAddress(const char* host, int port, SockAddr* out);
 // Writes the numeric form of `addr` into `out` (at least INET6_ADDRSTRLEN bytes); returns
 // its length.
 size_t formatAddress(const SockAddr& addr, char* out, size_t capacity);
+// A Unix-domain address from `length` bytes of path: a file path, or Linux's abstract
+// namespace when the first byte is 0 (the name is then exactly those bytes, no terminator).
+// Returns 0, or -ENAMETOOLONG when it does not fit sun_path, -EINVAL when it is empty.
+int unixAddress(const char* path, size_t length, SockAddr* out);
+// chmod(2) of a socket file (its permission bits decide who may connect).
+int setMode(const char* path, unsigned mode);
 
 int socket(int family, int type);
 int setReuseAddress(int fd);

@@ -2,6 +2,7 @@
 // handlers, the batch arena for JavaScript), the write path (kernel first, queue the
 // remainder) and the orderly and disorderly ways a connection ends.
 #include <arpa/inet.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -56,11 +57,23 @@ int Loop::listen(const SockAddr& address, ListenSettings settings, uint32_t* end
     return result;
   }
   Fd fd(result);
-  sys::setReuseAddress(fd.get());
+  bool unixDomain = address.family() == AF_UNIX;
+  if (!unixDomain) sys::setReuseAddress(fd.get());
   if (address.family() == AF_INET6) sys::setIpv6Only(fd.get(), settings.ipv6Only);
   if ((result = sys::bind(fd.get(), address)) < 0) {
     *failedSyscall = "bind";
     return result;
+  }
+  if (unixDomain) {
+    // TCP's options mean nothing on a Unix-domain stream: skip their syscalls per accept.
+    settings.connection.noDelay = false;
+    settings.connection.keepAlive = false;
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&address.storage);
+    if (settings.permissions != 0 && un->sun_path[0] != '\0' &&
+        (result = sys::setMode(un->sun_path, settings.permissions)) < 0) {
+      *failedSyscall = "chmod";
+      return result;
+    }
   }
   if ((result = sys::listen(fd.get(), settings.backlog)) < 0) {
     *failedSyscall = "listen";
@@ -212,7 +225,7 @@ int Loop::connect(const SockAddr& address, const ConnectionSettings& settings, s
   int result = sys::socket(address.family(), SOCK_STREAM);
   if (result < 0) return result;
   Fd fd(result);
-  applySocketOptions(fd.get(), settings);
+  if (address.family() != AF_UNIX) applySocketOptions(fd.get(), settings);
   result = sys::connect(fd.get(), address);
   if (result < 0 && result != -EINPROGRESS) return result;
   Connection* connection = connections_.allocate();

@@ -38,7 +38,8 @@ export interface EndpointSink {
 export interface PendingClient {
   connection: NativeConnection;
   host: string;
-  port: number;
+  /** Undefined for a Unix-domain path. */
+  port: number | undefined;
   resolve(connection: NativeConnection): void;
   reject(error: Error): void;
 }

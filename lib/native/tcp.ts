@@ -4,6 +4,7 @@ import type { FramingSpec } from '../framing.js';
 import { BaseConnection, Flag, type ConnectionContext } from '../connection.js';
 import { numericHost } from '../dns.js';
 import { SystemError } from '../errors.js';
+import { describePath, isAbstract, removeSocketFile, type UnixListenSettings } from '../unix.js';
 import type {
   BoundAddress,
   BuiltinHandlerName,
@@ -218,10 +219,14 @@ export class NativeServer implements Server {
   private deadline: NodeJS.Timeout | undefined;
   private lastStats: ServerStats = { connections: 0, accepted: 0, rejected: 0, timedOut: 0, framesTooLong: 0 };
 
-  constructor(engine: NativeEngine, endpoint: number, bound: BoundAddress) {
+  /** A Unix-domain server's socket file, removed when it stops listening. */
+  private readonly socketFile: string | undefined;
+
+  constructor(engine: NativeEngine, endpoint: number, bound: BoundAddress, socketFile?: string) {
     this.engine = engine;
     this.endpoint = endpoint;
     this.bound = bound;
+    this.socketFile = socketFile;
   }
 
   address(): BoundAddress {
@@ -245,6 +250,7 @@ export class NativeServer implements Server {
     if (this.closing) return this.closing;
     this.stats();
     const remaining = this.engine.binding.closeListener(this.endpoint);
+    if (this.socketFile !== undefined) removeSocketFile(this.socketFile);
     if (remaining <= 0) {
       this.engine.removeEndpoint(this.endpoint);
       this.closing = Promise.resolve();
@@ -273,6 +279,8 @@ export class NativeServer implements Server {
 export interface NativeListenOptions extends ConnectionSettings {
   host: string;
   port: number;
+  /** A Unix-domain server instead of host and port. */
+  unix: UnixListenSettings | null;
   backlog: number;
   ipv6Only: boolean;
   maxConnections: number;
@@ -320,7 +328,8 @@ function contextOf(engine: NativeEngine, handler: TcpHandler, options: Connectio
 }
 
 export async function listenNative(engine: NativeEngine, options: NativeListenOptions): Promise<Server> {
-  const host = await numericHost(options.host);
+  const unix = options.unix;
+  const host = unix ? '' : await numericHost(options.host);
   const builtin = typeof options.handler === 'string' ? options.handler : null;
   const handler = typeof options.handler === 'string' ? undefined : options.handler;
   const result = engine.binding.listen(host, options.port, {
@@ -330,10 +339,17 @@ export async function listenNative(engine: NativeEngine, options: NativeListenOp
     builtin,
     deliverOpen: typeof handler?.open === 'function',
     maxConnections: options.maxConnections,
+    ...(unix && { path: Buffer.from(unix.path), permissions: unix.permissions }),
   });
-  if ('errno' in result) throw new SystemError(result.errno, result.syscall, host, options.port);
-  const family = isIP(result.address) === 6 ? 'IPv6' : 'IPv4';
-  const server = new NativeServer(engine, result.endpoint, { address: result.address, port: result.port, family });
+  if ('errno' in result) {
+    throw unix
+      ? new SystemError(result.errno, result.syscall, describePath(unix.path))
+      : new SystemError(result.errno, result.syscall, host, options.port);
+  }
+  const bound: BoundAddress = unix
+    ? { address: unix.path, port: 0, family: 'unix' }
+    : { address: result.address, port: result.port, family: isIP(result.address) === 6 ? 'IPv6' : 'IPv4' };
+  const server = new NativeServer(engine, result.endpoint, bound, unix && !isAbstract(unix.path) ? unix.path : undefined);
   const context = contextOf(engine, handler ?? {}, options);
   engine.addEndpoint(result.endpoint, {
     listensFor: (member) => typeof handler?.[member] === 'function',
@@ -347,15 +363,21 @@ export async function listenNative(engine: NativeEngine, options: NativeListenOp
 export interface NativeConnectOptions extends ConnectionSettings {
   host: string;
   port: number;
+  /** A Unix-domain socket instead of host and port. */
+  path: string | undefined;
   handler: TcpHandler;
 }
 
 export async function connectNative(engine: NativeEngine, options: NativeConnectOptions): Promise<NativeConnection> {
-  const host = await numericHost(options.host);
-  const id = engine.binding.connect(host, options.port, engineSettings(options));
-  if (id < 0) throw new SystemError(id, 'connect', host, options.port);
+  const path = options.path;
+  const host = path === undefined ? await numericHost(options.host) : '';
+  const settings = engineSettings(options);
+  const id = engine.binding.connect(host, options.port, path === undefined ? settings : { ...settings, path: Buffer.from(path) });
+  // A Unix path is named in errors as the path alone (no port).
+  const target = path === undefined ? { host, port: options.port } : { host: describePath(path), port: undefined };
+  if (id < 0) throw new SystemError(id, 'connect', target.host, target.port);
   const connection = new NativeConnection(contextOf(engine, options.handler, options), id);
   return new Promise((resolve, reject) => {
-    engine.addPendingClient(id, { connection, host, port: options.port, resolve, reject });
+    engine.addPendingClient(id, { connection, ...target, resolve, reject });
   });
 }

@@ -1,4 +1,5 @@
 /** The node backend: the same interface over node:net, for comparison and as the fallback. */
+import { chmodSync } from 'node:fs';
 import * as net from 'node:net';
 import { builtinHandler } from '../builtin.js';
 import { BaseConnection, type ConnectionContext } from '../connection.js';
@@ -6,6 +7,7 @@ import { BufferFullError, FrameLengthError, FrameTooLongError, fromNodeError, Id
 import { FrameSplitter } from '../framing.js';
 import type { ConnectionSettings } from '../native/tcp.js';
 import type { BoundAddress, BuiltinHandlerName, CloseOptions, Server, ServerStats, TcpHandler } from '../types.js';
+import type { UnixListenSettings } from '../unix.js';
 import { checkCloseOptions, toBytes } from '../validate.js';
 
 export class NodeConnection<State = unknown> extends BaseConnection<State> {
@@ -183,8 +185,12 @@ class NodeServer implements Server {
 
   /** Read once when listening, so it still answers after close() (as the native backend does). */
   listening(): void {
-    const bound = this.server.address() as net.AddressInfo;
-    this.bound = { address: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+    const bound = this.server.address();
+    // node:net answers a Unix-domain server's address() with its path alone.
+    this.bound =
+      typeof bound === 'string' || bound === null
+        ? { address: bound ?? '', port: 0, family: 'unix' }
+        : { address: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
   }
 
   address(): BoundAddress {
@@ -251,6 +257,8 @@ export interface NodeListenOptions extends ConnectionSettings {
   ipv6Only: boolean;
   maxConnections: number;
   handler: BuiltinHandlerName | TcpHandler;
+  /** A Unix-domain server instead of host and port. */
+  unix: UnixListenSettings | null;
 }
 
 function contextOf(handler: TcpHandler, options: ConnectionSettings): ConnectionContext {
@@ -289,7 +297,22 @@ export function listenNode(options: NodeListenOptions): Promise<Server> {
   });
   return new Promise((resolve, reject) => {
     netServer.once('error', (error) => reject(fromNodeError(error)));
-    netServer.listen({ host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only }, () => {
+    const unix = options.unix;
+    const where = unix
+      ? { path: unix.path, backlog: options.backlog }
+      : { host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only };
+    netServer.listen(where, () => {
+      if (unix?.permissions !== undefined) {
+        // node:net offers only readableAll/writableAll, set after listen() as here: the
+        // native backend sets the bits between bind and listen instead.
+        try {
+          chmodSync(unix.path, unix.permissions);
+        } catch (error) {
+          netServer.close();
+          reject(fromNodeError(error as Error));
+          return;
+        }
+      }
       server.listening();
       resolve(server);
     });
@@ -300,13 +323,16 @@ export function listenNode(options: NodeListenOptions): Promise<Server> {
 export interface NodeConnectOptions extends ConnectionSettings {
   host: string;
   port: number;
+  /** A Unix-domain socket instead of host and port. */
+  path: string | undefined;
   handler: TcpHandler;
 }
 
 export function connectNode(options: NodeConnectOptions): Promise<NodeConnection> {
   return new Promise((resolve, reject) => {
     // net.Socket passes highWaterMark on to its stream; @types/node does not list it.
-    const connectOptions = { host: options.host, port: options.port, ...socketOptions(options) };
+    const where = options.path === undefined ? { host: options.host, port: options.port } : { path: options.path };
+    const connectOptions = { ...where, ...socketOptions(options) };
     const socket = net.connect(connectOptions as net.NetConnectOpts);
     const onConnectError = (error: Error) => reject(fromNodeError(error));
     socket.once('error', onConnectError);

@@ -64,9 +64,21 @@ std::unique_ptr<Framer> framerFrom(const Napi::Value& value) {
   return framer->valid() ? std::move(framer) : nullptr;
 }
 
+// The address a listen() or connect() names: settings.path (a Uint8Array: a socket file's
+// path, or an abstract name starting with a 0 byte) for a Unix-domain socket, else the
+// numeric host and the port. 0 or -errno.
+int addressFrom(const std::string& host, int port, const Napi::Object& settings, SockAddr* out) {
+  Napi::Value path = settings.Get("path");
+  if (path.IsTypedArray()) {
+    auto bytes = path.As<Napi::Uint8Array>();
+    return sys::unixAddress(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength(), out);
+  }
+  return sys::parseAddress(host.c_str(), port, out);
+}
+
 // listen(host, port, settings) -> { endpoint, address, port } or { errno, syscall }, where
-// settings adds { backlog, ipv6Only, builtin: string | null, deliverOpen, maxConnections }
-// to the connection settings.
+// settings adds { backlog, ipv6Only, builtin: string | null, deliverOpen, maxConnections,
+// path?: Uint8Array, permissions?: number } to the connection settings.
 Napi::Value listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine* engine = engineOf(info);
@@ -96,10 +108,13 @@ Napi::Value listen(const Napi::CallbackInfo& info) {
       return result;
     }
   }
+  Napi::Value permissions = given.Get("permissions");
+  if (permissions.IsNumber()) settings.permissions = permissions.As<Napi::Number>().Uint32Value();
   SockAddr address;
-  if (sys::parseAddress(host.c_str(), port, &address) < 0) {
-    result.Set("errno", -EINVAL);
-    result.Set("syscall", "inet_pton");
+  int parsed = addressFrom(host, port, given, &address);
+  if (parsed < 0) {
+    result.Set("errno", parsed);
+    result.Set("syscall", parsed == -EINVAL ? "inet_pton" : "bind");
     return result;
   }
   uint32_t endpoint = 0;
@@ -165,7 +180,7 @@ Napi::Value connect(const Napi::CallbackInfo& info) {
   std::unique_ptr<Framer> framer = framerFrom(framing);
   if (framing.IsObject() && !framer) return Napi::Number::New(info.Env(), -EINVAL);
   SockAddr address;
-  int status = sys::parseAddress(host.c_str(), port, &address);
+  int status = addressFrom(host, port, given, &address);
   uint32_t id = 0;
   if (status == 0) status = engine->loop().connect(address, settings, std::move(framer), &id);
   engine->syncRef();
