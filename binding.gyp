@@ -12,6 +12,7 @@
         "native/handlers/uppercase.cc",
         "native/loop.cc",
         "native/poller_epoll.cc",
+        "native/proxy.cc",
         "native/sys.cc",
         "native/tcp.cc",
         "native/udp.cc"

@@ -2,6 +2,7 @@
 import { loadBinding } from './binding.js';
 import { NativeUnavailableError } from './errors.js';
 import { checkFraming, encodeFrame } from './framing.js';
+import { DEFAULT_PROXY_TIMEOUT } from './proxy.js';
 import { nativeEngine } from './native/engine.js';
 import { connectNative, listenNative } from './native/tcp.js';
 import { connectUdpNative, listenUdpNative } from './native/udp.js';
@@ -65,7 +66,7 @@ const connectionOptions = [
   'maxFrame',
 ] as const;
 const knownOptions = {
-  tcpListen: [...commonOptions, 'backlog', 'ipv6Only', 'maxConnections', 'path', 'permissions', 'replaceStale', ...connectionOptions],
+  tcpListen: [...commonOptions, 'backlog', 'ipv6Only', 'maxConnections', 'path', 'permissions', 'replaceStale', 'proxyProtocol', 'proxyTimeout', ...connectionOptions],
   tcpConnect: [...commonOptions, 'path', ...connectionOptions],
   udpListen: [...commonOptions, 'ipv6Only', 'maxDatagramSize'],
   udpConnect: [...commonOptions, 'maxDatagramSize'],
@@ -107,6 +108,15 @@ function connectionSettings(given: Record<string, unknown>, builtin: BuiltinHand
     keepAliveInitialDelay: checkInteger(given.keepAliveInitialDelay, 'keepAliveInitialDelay', 0, 0, INT32_MAX),
     framing,
   };
+}
+
+/** The PROXY header deadline in ms, or 0 when no header is expected. */
+function checkProxy(given: Record<string, unknown>): number {
+  const enabled = checkBoolean(given.proxyProtocol, 'proxyProtocol', false);
+  if (!enabled && given.proxyTimeout !== undefined) {
+    throw new TypeError('options.proxyTimeout applies with options.proxyProtocol: true');
+  }
+  return enabled ? checkInteger(given.proxyTimeout, 'proxyTimeout', DEFAULT_PROXY_TIMEOUT, 1, INT32_MAX) : 0;
 }
 
 let warnedFallback = false;
@@ -170,6 +180,7 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
     port,
     ipv6Only,
     unix,
+    proxyTimeout: checkProxy(given),
     backlog: checkInteger(given.backlog, 'backlog', DEFAULT_BACKLOG, 1, 65535),
     maxConnections: checkInteger(given.maxConnections, 'maxConnections', 0, 0, INT32_MAX),
     ...connectionSettings(given, typeof handler === 'string' ? handler : undefined),

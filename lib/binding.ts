@@ -34,6 +34,8 @@ export interface NativeBinding {
       builtin: string | null;
       deliverOpen: boolean;
       maxConnections: number;
+      /** PROXY protocol: ms a connection has to send its header; 0: none expected. */
+      proxyTimeout: number;
       /** A Unix-domain socket file's permission bits. */
       permissions?: number | undefined;
     },

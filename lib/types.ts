@@ -167,6 +167,17 @@ export interface ListenOptions extends ConnectionOptions {
    * stale file. A live server's socket or a file that is not a socket is never removed.
    */
   replaceStale?: boolean;
+  /**
+   * Every connection starts with a PROXY protocol header (v1 or v2, as HAProxy's
+   * `send-proxy`/`send-proxy-v2` and nginx's `proxy_protocol on` send it), read before any
+   * byte reaches the handler or built-in: open() runs once it is read, and remoteAddress /
+   * remotePort name the client it carries (a LOCAL or UNKNOWN header keeps the socket's
+   * own). A connection without a valid header within proxyTimeout is closed and counted in
+   * stats().proxyRejected; the handler never sees it. Default false.
+   */
+  proxyProtocol?: boolean;
+  /** With proxyProtocol: milliseconds a connection has to send its header. Default 3000. */
+  proxyTimeout?: number;
 }
 
 /** Options of connect() for TCP. */
@@ -215,6 +226,8 @@ export interface ServerStats {
   timedOut: number;
   /** Connections closed because a frame grew past maxFrame. */
   framesTooLong: number;
+  /** With proxyProtocol: connections closed for a missing, late or malformed PROXY header. */
+  proxyRejected: number;
 }
 
 /** Options of Server.close(). */

@@ -135,8 +135,17 @@ uint32_t Loop::nextEndpointId() {
   return lastEndpointId_;
 }
 
+// The shortest deadline the sweep must watch for an endpoint's connections (the idle
+// timeout, and the PROXY header's), or 0.
+static uint32_t sweptTimeout(const Endpoint& endpoint) {
+  uint32_t idle = endpoint.settings.idleTimeoutMs;
+  uint32_t proxy = endpoint.proxyTimeoutMs;
+  if (idle == 0) return proxy;
+  return proxy != 0 && proxy < idle ? proxy : idle;
+}
+
 void Loop::addEndpoint(std::unique_ptr<Endpoint> endpoint) {
-  uint32_t timeout = endpoint->settings.idleTimeoutMs;
+  uint32_t timeout = sweptTimeout(*endpoint);
   endpoints_.emplace(endpoint->id, std::move(endpoint));
   if (timeout == 0) return;
   idleEndpoints_++;
@@ -156,7 +165,7 @@ void Loop::addEndpoint(std::unique_ptr<Endpoint> endpoint) {
 }
 
 void Loop::eraseEndpoint(Endpoint* endpoint) {
-  if (endpoint->settings.idleTimeoutMs != 0 && --idleEndpoints_ == 0) {
+  if (sweptTimeout(*endpoint) != 0 && --idleEndpoints_ == 0) {
     // No timeouts left: stop the sweep (the interval may lengthen again later).
     idleTimer_.intervalMs = 0;
     updateInterest(&idleTimer_, 0);
@@ -168,6 +177,10 @@ void Loop::eraseEndpoint(Endpoint* endpoint) {
 void Loop::sweepIdle() {
   uint32_t now = sys::monotonicMs();
   connections_.forEachOpen([&](Connection* connection) {
+    if (connection->awaitingProxy) {
+      if (now - connection->lastActive >= connection->endpoint->proxyTimeoutMs) rejectProxy(connection);
+      return;
+    }
     uint32_t timeout = connection->endpoint->settings.idleTimeoutMs;
     // A connect in progress is not idle: the idle clock starts when it opens (node:net's
     // socket timeout does the same).

@@ -20,6 +20,7 @@
 #include "framing.h"
 #include "handlers/handler.h"
 #include "poller.h"
+#include "proxy.h"
 #include "sys.h"
 
 namespace sockengine {
@@ -68,6 +69,11 @@ struct Endpoint {
   uint64_t rejected = 0;
   uint64_t timedOut = 0;
   uint64_t framesTooLong = 0;
+  // PROXY protocol: every connection must open with a header within this many milliseconds;
+  // 0: none is expected.
+  uint32_t proxyTimeoutMs = 0;
+  // Connections closed for a missing, late or malformed PROXY header.
+  uint64_t proxyRejected = 0;
   // What JavaScript's records carry as this endpoint's id.
   int32_t reportedId() const { return client ? 0 : static_cast<int32_t>(id); }
 };
@@ -120,6 +126,7 @@ struct Connection : Socket {
         parked(false),
         corked(false),
         drainWanted(false),
+        awaitingProxy(false),
         closed(true) {}
   uint32_t id = 0;
   // The loop's clock (milliseconds, wrapping) at the last byte read or written; fills what
@@ -150,6 +157,9 @@ struct Connection : Socket {
   bool corked : 1;
   // JavaScript's write() saw the queue at its high-water mark: report kDrain when it empties.
   bool drainWanted : 1;
+  // Accepted by a PROXY-protocol server and its header not yet read: nothing is delivered
+  // or answered until it is (Loop::readProxyHeader).
+  bool awaitingProxy : 1;
   bool closed : 1;  // until the table hands it out
 };
 static_assert(sizeof(Connection) <= 40, "an idle connection costs one 40-byte slot (docs/design.md)");
@@ -264,6 +274,8 @@ class Loop {
     // Unix-domain listeners on a file path: the socket file's permission bits, set between
     // bind and listen so no connection can arrive under the umask's bits; 0: leave them.
     unsigned permissions = 0;
+    // Expect a PROXY protocol header first on every connection, within this many ms; 0: none.
+    uint32_t proxyTimeoutMs = 0;
   };
   // Binds and listens. On success fills `endpointId` and the bound address; returns 0, or
   // -errno with `failedSyscall` naming the call that failed.
@@ -331,6 +343,10 @@ class Loop {
   void acceptOne(Listener* listener, int fd);
   void handleEmfile(Listener* listener);
   void onConnectionReady(Connection* connection, const PollEvent& event);
+  // Reads what there is of a PROXY header, never a byte past it. True once the header is
+  // read and the connection goes on; false while it waits for more or was closed.
+  bool readProxyHeader(Connection* connection);
+  void rejectProxy(Connection* connection);
   void onHangupWhileNotReading(Connection* connection);
   void applySocketOptions(int fd, const ConnectionSettings& settings);
   // The idle-timeout sweep: the timer runs while some endpoint has an idle timeout, at a
@@ -406,6 +422,15 @@ class Loop {
   bool corking_ = false;
   // Connections holding corked bytes, by id (a destroyed one is simply not found).
   std::vector<uint32_t> corked_;
+  // PROXY protocol servers: the header bytes of connections still in the handshake (kept
+  // only between reads that split a header), and the client each finished header named.
+  // Only such connections have an entry, so other connections pay nothing.
+  struct ProxyState {
+    std::vector<uint8_t> seen;
+    bool named = false;
+    SockAddr client;
+  };
+  std::unordered_map<uint32_t, ProxyState> proxy_;
   // Inside runOnce(): events pushed now are delivered when it returns. Outside it (a call
   // from JavaScript), the first event pushed wakes the poller so the batch is delivered.
   bool running_ = false;

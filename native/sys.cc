@@ -159,6 +159,10 @@ ssize_t recv(int fd, void* buffer, size_t length) {
   return retry([&] { return ::recv(fd, buffer, length, 0); });
 }
 
+ssize_t peek(int fd, void* buffer, size_t length) {
+  return retry([&] { return ::recv(fd, buffer, length, MSG_PEEK); });
+}
+
 ssize_t send(int fd, const void* buffer, size_t length) {
   return retry([&] { return ::send(fd, buffer, length, MSG_NOSIGNAL); });
 }

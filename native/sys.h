@@ -77,6 +77,8 @@ int connect(int fd, const SockAddr& addr);
 // Reads the pending error of a socket (SO_ERROR) as -errno, or 0.
 int socketError(int fd);
 ssize_t recv(int fd, void* buffer, size_t length);
+// recv with MSG_PEEK: the bytes stay in the socket for the next recv.
+ssize_t peek(int fd, void* buffer, size_t length);
 ssize_t send(int fd, const void* buffer, size_t length);
 int shutdownWrite(int fd);
 

@@ -98,6 +98,7 @@ int Loop::listen(const SockAddr& address, ListenSettings settings, uint32_t* end
   endpoint->maxConnections = settings.maxConnections;
   endpoint->framer = std::move(settings.framer);
   endpoint->settings = settings.connection;
+  endpoint->proxyTimeoutMs = settings.proxyTimeoutMs;
   endpoint->listener = listener.get();
   *endpointId = endpoint->id;
   addEndpoint(std::move(endpoint));
@@ -208,14 +209,81 @@ void Loop::acceptOne(Listener* listener, int fd) {
   endpoint->accepted++;
   stats_.accepted++;
   stats_.connections++;
+  if (endpoint->proxyTimeoutMs != 0) {
+    // open() waits for the header, so remoteAddress already names the real client there.
+    // The deadline counts from the accept; header bytes do not extend it.
+    connection->awaitingProxy = true;
+    connection->lastActive = sys::monotonicMs();
+    return;
+  }
   // The peer's address is not copied here: JavaScript asks for it (peerAddress) when it
   // first needs it, so a connection costs nothing beyond its table slot.
   if (endpoint->deliverOpen) pushConnectionEvent(EventType::kOpen, connection);
 }
 
+bool Loop::readProxyHeader(Connection* connection) {
+  ProxyState& state = proxy_[connection->id];
+  // The header so far, then what the socket holds, looked at without taking it: only the
+  // header's own bytes are taken, the rest stays for the handler.
+  uint8_t* bytes = receiveBuffer_.get();
+  size_t had = state.seen.size();
+  if (had > 0) std::memcpy(bytes, state.seen.data(), had);
+  ssize_t peeked = sys::peek(connection->fd.get(), bytes + had, kProxyMaxHeader - had);
+  if (peeked == -EAGAIN) return false;
+  if (peeked <= 0) {  // the peer left, or failed, before finishing a header
+    rejectProxy(connection);
+    return false;
+  }
+  size_t seen = had + static_cast<size_t>(peeked);
+  size_t headerLength = 0;
+  ProxyHeader header;
+  ProxyParse parsed = parseProxyHeader(bytes, seen, &headerLength, &header);
+  if (parsed == ProxyParse::kInvalid) {
+    rejectProxy(connection);
+    return false;
+  }
+  // Every byte looked at belongs to the header when it is incomplete; when complete, only
+  // those up to its end.
+  size_t take = parsed == ProxyParse::kComplete ? headerLength - had : static_cast<size_t>(peeked);
+  ssize_t taken = sys::recv(connection->fd.get(), bytes + had, take);
+  if (taken != static_cast<ssize_t>(take)) {
+    rejectProxy(connection);
+    return false;
+  }
+  stats_.bytesRead += take;
+  if (parsed == ProxyParse::kIncomplete) {
+    state.seen.assign(bytes, bytes + seen);
+    return false;
+  }
+  state.seen = std::vector<uint8_t>();
+  if (header.local) {
+    proxy_.erase(connection->id);
+  } else {
+    state.named = true;
+    state.client = header.source;
+  }
+  connection->awaitingProxy = false;
+  touch(connection);
+  if (connection->endpoint->deliverOpen) pushConnectionEvent(EventType::kOpen, connection);
+  return true;
+}
+
+void Loop::rejectProxy(Connection* connection) {
+  connection->endpoint->proxyRejected++;
+  // JavaScript never saw it (open() waits for the header): it leaves without a word.
+  closeConnection(connection, 0, Syscall::kNone, false);
+}
+
 int Loop::peerAddress(uint32_t id, SockAddr* peer) {
   Connection* connection = find(id);
   if (connection == nullptr) return -EBADF;
+  if (connection->endpoint->proxyTimeoutMs != 0) {
+    auto found = proxy_.find(id);
+    if (found != proxy_.end() && found->second.named) {
+      *peer = found->second.client;
+      return 0;
+    }
+  }
   peer->length = sizeof(peer->storage);
   return getpeername(connection->fd.get(), peer->get(), &peer->length) == 0 ? 0 : -errno;
 }
@@ -291,6 +359,7 @@ void Loop::onConnectionReady(Connection* connection, const PollEvent& event) {
   }
   if (connection->interest & kReadable) {
     if (event.readable || event.hangup) {
+      if (connection->awaitingProxy && !readProxyHeader(connection)) return;
       bool framed = connection->endpoint->framer != nullptr;
       if (deliversToJs(connection)) {
         if (framed) {
@@ -588,6 +657,7 @@ void Loop::closeConnection(Connection* connection, int error, Syscall syscall, b
   connection->fd.reset();
   connection->buffers.reset();
   Endpoint* endpoint = connection->endpoint;
+  if (endpoint->proxyTimeoutMs != 0) proxy_.erase(connection->id);
   endpoint->connections--;
   stats_.connections--;
   if (notify && deliversToJs(connection)) {

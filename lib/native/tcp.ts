@@ -217,7 +217,14 @@ export class NativeServer implements Server {
   private closing: Promise<void> | undefined;
   private onIdle: (() => void) | undefined;
   private deadline: NodeJS.Timeout | undefined;
-  private lastStats: ServerStats = { connections: 0, accepted: 0, rejected: 0, timedOut: 0, framesTooLong: 0 };
+  private lastStats: ServerStats = {
+    connections: 0,
+    accepted: 0,
+    rejected: 0,
+    timedOut: 0,
+    framesTooLong: 0,
+    proxyRejected: 0,
+  };
 
   /** A Unix-domain server's socket file, removed when it stops listening. */
   private readonly socketFile: string | undefined;
@@ -281,6 +288,8 @@ export interface NativeListenOptions extends ConnectionSettings {
   port: number;
   /** A Unix-domain server instead of host and port. */
   unix: UnixListenSettings | null;
+  /** PROXY protocol: ms a connection has to send its header; 0: no header expected. */
+  proxyTimeout: number;
   backlog: number;
   ipv6Only: boolean;
   maxConnections: number;
@@ -339,6 +348,7 @@ export async function listenNative(engine: NativeEngine, options: NativeListenOp
     builtin,
     deliverOpen: typeof handler?.open === 'function',
     maxConnections: options.maxConnections,
+    proxyTimeout: options.proxyTimeout,
     ...(unix && { path: Buffer.from(unix.path), permissions: unix.permissions }),
   });
   if ('errno' in result) {

@@ -7,6 +7,7 @@ import { BufferFullError, FrameLengthError, FrameTooLongError, fromNodeError, Id
 import { FrameSplitter } from '../framing.js';
 import type { ConnectionSettings } from '../native/tcp.js';
 import type { BoundAddress, BuiltinHandlerName, CloseOptions, Server, ServerStats, TcpHandler } from '../types.js';
+import { parseProxyHeader } from '../proxy.js';
 import type { UnixListenSettings } from '../unix.js';
 import { checkCloseOptions, toBytes } from '../validate.js';
 
@@ -24,9 +25,13 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   private heldEnd = false;
   private heldClose = false;
 
-  constructor(socket: net.Socket, context: ConnectionContext<State>) {
+  /** The client a PROXY protocol header named, when there was one. */
+  private readonly proxied: { address: string; port: number } | undefined;
+
+  constructor(socket: net.Socket, context: ConnectionContext<State>, proxied?: { address: string; port: number }) {
     super(context);
     this.socket = socket;
+    this.proxied = proxied;
     const framing = context.framing;
     if (framing === null) {
       socket.on('data', (chunk: Buffer) => this.deliverData(chunk));
@@ -78,11 +83,11 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
   // node:net reads these from the socket when first asked; once closed, only a value read
   // before remains (the native backend behaves the same).
   get remoteAddress(): string {
-    return this.socket.remoteAddress ?? '';
+    return this.proxied?.address ?? this.socket.remoteAddress ?? '';
   }
 
   get remotePort(): number {
-    return this.socket.remotePort ?? 0;
+    return this.proxied?.port ?? this.socket.remotePort ?? 0;
   }
 
   write(data: Uint8Array | string): boolean {
@@ -169,6 +174,9 @@ class NodeServer implements Server {
   private rejected = 0;
   private timedOut = 0;
   private framesTooLong = 0;
+  proxyRejected = 0;
+  /** Accepted sockets still sending their PROXY header (not yet connections to the handler). */
+  readonly handshaking = new Set<net.Socket>();
   private listenerClosed = false;
   private closing: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
@@ -180,7 +188,7 @@ class NodeServer implements Server {
   }
 
   get connections(): number {
-    return this.open.size;
+    return this.open.size + this.handshaking.size;
   }
 
   /** Read once when listening, so it still answers after close() (as the native backend does). */
@@ -199,16 +207,21 @@ class NodeServer implements Server {
 
   stats(): ServerStats {
     return {
-      connections: this.open.size,
+      connections: this.connections,
       accepted: this.accepted,
       rejected: this.rejected,
       timedOut: this.timedOut,
       framesTooLong: this.framesTooLong,
+      proxyRejected: this.proxyRejected,
     };
   }
 
-  connectionOpened(connection: NodeConnection): void {
+  /** Counted at the accept, as the engine counts it, PROXY header or not. */
+  socketAccepted(): void {
     this.accepted++;
+  }
+
+  connectionOpened(connection: NodeConnection): void {
     this.open.add(connection);
   }
 
@@ -242,8 +255,13 @@ class NodeServer implements Server {
     return this.close();
   }
 
+  handshakeEnded(socket: net.Socket): void {
+    this.handshaking.delete(socket);
+    this.resolveIfDone();
+  }
+
   private resolveIfDone(): void {
-    if (!this.listenerClosed || this.open.size !== 0) return;
+    if (!this.listenerClosed || this.connections !== 0) return;
     clearTimeout(this.deadline);
     this.onClosed?.();
   }
@@ -259,6 +277,8 @@ export interface NodeListenOptions extends ConnectionSettings {
   handler: BuiltinHandlerName | TcpHandler;
   /** A Unix-domain server instead of host and port. */
   unix: UnixListenSettings | null;
+  /** PROXY protocol: ms a connection has to send its header; 0: no header expected. */
+  proxyTimeout: number;
 }
 
 function contextOf(handler: TcpHandler, options: ConnectionSettings): ConnectionContext {
@@ -289,11 +309,18 @@ export function listenNode(options: NodeListenOptions): Promise<Server> {
   const netServer = net.createServer(socketOptions(options));
   if (options.maxConnections > 0) netServer.maxConnections = options.maxConnections;
   const server = new NodeServer(netServer);
-  netServer.on('connection', (socket) => {
-    const connection = new NodeConnection(socket, context);
+  const serve = (socket: net.Socket, proxied?: { address: string; port: number }) => {
+    const connection = new NodeConnection(socket, context, proxied);
     server.connectionOpened(connection);
     socket.on('close', () => server.connectionClosed(connection));
+    // A socket paused for its PROXY header reads again now that the handler listens.
+    if (proxied !== undefined || socket.isPaused()) socket.resume();
     connection.deliverOpen();
+  };
+  netServer.on('connection', (socket) => {
+    server.socketAccepted();
+    if (options.proxyTimeout > 0) awaitProxyHeader(socket, options.proxyTimeout, server, serve);
+    else serve(socket);
   });
   return new Promise((resolve, reject) => {
     netServer.once('error', (error) => reject(fromNodeError(error)));
@@ -317,6 +344,54 @@ export function listenNode(options: NodeListenOptions): Promise<Server> {
       resolve(server);
     });
   });
+}
+
+/**
+ * Reads a PROXY protocol header off a new socket before the handler sees it: the same
+ * rules and the same deadline as the engine (native/proxy.h). Bytes after the header go
+ * back to the socket for the handler; a missing, late or malformed header closes the
+ * socket, counted in stats().proxyRejected, with no event to the handler.
+ */
+function awaitProxyHeader(
+  socket: net.Socket,
+  timeoutMs: number,
+  server: NodeServer,
+  serve: (socket: net.Socket, proxied?: { address: string; port: number }) => void,
+): void {
+  server.handshaking.add(socket);
+  let seen: Buffer = Buffer.alloc(0);
+  const finish = () => {
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('end', reject);
+    socket.off('error', reject);
+    socket.off('close', reject);
+    server.handshakeEnded(socket);
+  };
+  const reject = () => {
+    finish();
+    server.proxyRejected++;
+    socket.destroy();
+  };
+  const onData = (chunk: Buffer) => {
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const parsed = parseProxyHeader(seen);
+    if (parsed.status === 'incomplete') return;
+    if (parsed.status === 'invalid') {
+      reject();
+      return;
+    }
+    finish();
+    socket.pause();
+    if (parsed.length < seen.length) socket.unshift(seen.subarray(parsed.length));
+    const { header } = parsed;
+    serve(socket, header.local ? undefined : { address: header.sourceAddress!, port: header.sourcePort! });
+  };
+  const timer = setTimeout(reject, timeoutMs);
+  socket.on('data', onData);
+  socket.on('end', reject);
+  socket.on('error', reject);
+  socket.on('close', reject);
 }
 
 /** What the node backend's connect() takes, validated. */

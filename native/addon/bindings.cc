@@ -108,6 +108,8 @@ Napi::Value listen(const Napi::CallbackInfo& info) {
       return result;
     }
   }
+  Napi::Value proxyTimeout = given.Get("proxyTimeout");
+  if (proxyTimeout.IsNumber()) settings.proxyTimeoutMs = proxyTimeout.As<Napi::Number>().Uint32Value();
   Napi::Value permissions = given.Get("permissions");
   if (permissions.IsNumber()) settings.permissions = permissions.As<Napi::Number>().Uint32Value();
   SockAddr address;
@@ -164,6 +166,7 @@ Napi::Value endpointStats(const Napi::CallbackInfo& info) {
   result.Set("rejected", static_cast<double>(endpoint->rejected));
   result.Set("timedOut", static_cast<double>(endpoint->timedOut));
   result.Set("framesTooLong", static_cast<double>(endpoint->framesTooLong));
+  result.Set("proxyRejected", static_cast<double>(endpoint->proxyRejected));
   result.Set("connections", endpoint->connections);
   return result;
 }
