@@ -422,15 +422,12 @@ class Loop {
   bool corking_ = false;
   // Connections holding corked bytes, by id (a destroyed one is simply not found).
   std::vector<uint32_t> corked_;
-  // PROXY protocol servers: the header bytes of connections still in the handshake (kept
-  // only between reads that split a header), and the client each finished header named.
-  // Only such connections have an entry, so other connections pay nothing.
-  struct ProxyState {
-    std::vector<uint8_t> seen;
-    bool named = false;
-    SockAddr client;
-  };
-  std::unordered_map<uint32_t, ProxyState> proxy_;
+  // PROXY protocol servers: the header bytes of connections whose header came split across
+  // reads (until it is whole), and the client each finished header named, in 28 bytes (a
+  // sockaddr_in6 holds a sockaddr_in too; a Unix client keeps only its family). Only such
+  // connections have entries: every other connection pays nothing.
+  std::unordered_map<uint32_t, std::vector<uint8_t>> proxyPartial_;
+  std::unordered_map<uint32_t, sockaddr_in6> proxyClients_;
   // Inside runOnce(): events pushed now are delivered when it returns. Outside it (a call
   // from JavaScript), the first event pushed wakes the poller so the batch is delivered.
   bool running_ = false;

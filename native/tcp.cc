@@ -222,12 +222,12 @@ void Loop::acceptOne(Listener* listener, int fd) {
 }
 
 bool Loop::readProxyHeader(Connection* connection) {
-  ProxyState& state = proxy_[connection->id];
   // The header so far, then what the socket holds, looked at without taking it: only the
   // header's own bytes are taken, the rest stays for the handler.
   uint8_t* bytes = receiveBuffer_.get();
-  size_t had = state.seen.size();
-  if (had > 0) std::memcpy(bytes, state.seen.data(), had);
+  auto partial = proxyPartial_.find(connection->id);
+  size_t had = partial == proxyPartial_.end() ? 0 : partial->second.size();
+  if (had > 0) std::memcpy(bytes, partial->second.data(), had);
   ssize_t peeked = sys::peek(connection->fd.get(), bytes + had, kProxyMaxHeader - had);
   if (peeked == -EAGAIN) return false;
   if (peeked <= 0) {  // the peer left, or failed, before finishing a header
@@ -252,15 +252,14 @@ bool Loop::readProxyHeader(Connection* connection) {
   }
   stats_.bytesRead += take;
   if (parsed == ProxyParse::kIncomplete) {
-    state.seen.assign(bytes, bytes + seen);
+    proxyPartial_[connection->id].assign(bytes, bytes + seen);
     return false;
   }
-  state.seen = std::vector<uint8_t>();
-  if (header.local) {
-    proxy_.erase(connection->id);
-  } else {
-    state.named = true;
-    state.client = header.source;
+  if (partial != proxyPartial_.end()) proxyPartial_.erase(partial);
+  if (!header.local) {
+    sockaddr_in6 client{};
+    std::memcpy(&client, &header.source.storage, std::min(sizeof(client), static_cast<size_t>(header.source.length)));
+    proxyClients_[connection->id] = client;
   }
   connection->awaitingProxy = false;
   touch(connection);
@@ -278,9 +277,11 @@ int Loop::peerAddress(uint32_t id, SockAddr* peer) {
   Connection* connection = find(id);
   if (connection == nullptr) return -EBADF;
   if (connection->endpoint->proxyTimeoutMs != 0) {
-    auto found = proxy_.find(id);
-    if (found != proxy_.end() && found->second.named) {
-      *peer = found->second.client;
+    auto found = proxyClients_.find(id);
+    if (found != proxyClients_.end()) {
+      *peer = SockAddr{};
+      std::memcpy(&peer->storage, &found->second, sizeof(found->second));
+      peer->length = found->second.sin6_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
       return 0;
     }
   }
@@ -657,7 +658,10 @@ void Loop::closeConnection(Connection* connection, int error, Syscall syscall, b
   connection->fd.reset();
   connection->buffers.reset();
   Endpoint* endpoint = connection->endpoint;
-  if (endpoint->proxyTimeoutMs != 0) proxy_.erase(connection->id);
+  if (endpoint->proxyTimeoutMs != 0) {
+    proxyPartial_.erase(connection->id);
+    proxyClients_.erase(connection->id);
+  }
   endpoint->connections--;
   stats_.connections--;
   if (notify && deliversToJs(connection)) {
