@@ -13,8 +13,9 @@ import { backends, finished, killStarted, openFds, root, startProcess, waitFor }
 const dir = mkdtempSync(join(tmpdir(), 'sockengine-unix-'));
 let serial = 0;
 const socketPath = () => join(dir, `s${++serial}.sock`);
+// Python runs without the sanitizer's LD_PRELOAD that scripts/sanitize.sh gives this process.
 const python = (script: string, args: string[]) =>
-  finished(startProcess(script, 'python3', [join(root, 'test', 'python', script), ...args]));
+  finished(startProcess(script, 'python3', [join(root, 'test', 'python', script), ...args], { env: { LD_PRELOAD: '' } }));
 
 afterEach(killStarted);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
