@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type {
+  ConnectionError,
   Backend,
   BoundAddress,
   Datagram,
@@ -13,7 +14,7 @@ import type {
   UdpHandler,
   UdpServer,
 } from './types.js';
-import { asError, reportUncaught } from './errors.js';
+import { HandlerError, reportUncaught } from './errors.js';
 import { toBytes } from './validate.js';
 
 /** An outgoing datagram after its arguments were checked. */
@@ -96,15 +97,16 @@ export abstract class BaseDatagramSocket<State = unknown> implements DatagramSoc
       message.call(this.handler, this, data, rinfo);
     } catch (thrown) {
       if (this.handler.error === undefined) reportUncaught(thrown);
-      else this.deliverError(asError(thrown));
+      else this.deliverError(new HandlerError('message', thrown));
     }
   }
 
+  /** Every failure reaching here is a SockengineError (fromNodeError, SystemError, HandlerError). */
   deliverError(error: Error): void {
     const onError = this.handler.error;
     if (this.isClosed || onError === undefined) return;
     try {
-      onError.call(this.handler, this, error);
+      onError.call(this.handler, this, error as ConnectionError);
     } catch (thrown) {
       reportUncaught(thrown);
     }

@@ -114,7 +114,7 @@ export class FrameLengthError extends SockengineError {
 /** Thrown when the native backend is asked for but the addon cannot be loaded. */
 export class NativeUnavailableError extends SockengineError {
   constructor(reason: string) {
-    super('ERR_SOCKENGINE_NATIVE_UNAVAILABLE', `sockengine: the native addon cannot be loaded: ${reason}`);
+    super('ERR_SOCKENGINE_NATIVE_UNAVAILABLE', `the native engine is unavailable: ${reason}`);
   }
 }
 
@@ -123,11 +123,18 @@ const bindErrors = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES']);
 
 /**
  * The SystemError for a Node error (from node:net, node:dns or node:dgram), with the same
- * code, errno and syscall the native backend reports for the same failure.
+ * code, errno and syscall the native backend reports for the same failure; an error that is
+ * not the OS's becomes a SockengineError with Node's code and the original as `cause`.
  */
-export function fromNodeError(error: Error): Error {
+export function fromNodeError(error: Error): SockengineError {
   const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
-  if (typeof e.errno !== 'number' || typeof e.syscall !== 'string') return error;
+  if (typeof e.errno !== 'number' || typeof e.syscall !== 'string') {
+    // Not from the OS (node:net's own checks): kept as the cause of an error with its code.
+    if (error instanceof SockengineError) return error;
+    const wrapped = new SockengineError(e.code ?? 'ERR_SOCKENGINE_NODE', error.message);
+    wrapped.cause = error;
+    return wrapped;
+  }
   const syscall = e.syscall === 'listen' && bindErrors.has(e.code ?? '') ? 'bind' : e.syscall;
   return new SystemError(e.errno, syscall, e.address, e.port, { code: e.code, hostname: e.hostname });
 }
@@ -141,6 +148,22 @@ export function reportUncaught(error: unknown): void {
   process.nextTick(() => {
     throw error;
   });
+}
+
+/**
+ * A handler member threw: what it threw is the `cause`. The connection's error() and close()
+ * get this, so every error a handler sees is a SockengineError with a stable `code`.
+ */
+export class HandlerError extends SockengineError {
+  /** The member that threw, e.g. `data`. */
+  readonly member: string;
+
+  constructor(member: string, thrown: unknown) {
+    const what = thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : `a non-Error value: ${String(thrown)}`;
+    super('ERR_SOCKENGINE_HANDLER', `the handler's ${member}() threw ${what}`);
+    this.member = member;
+    this.cause = thrown;
+  }
 }
 
 /** A thrown value as an Error (a handler may throw a string). */

@@ -35,3 +35,6 @@ export type {
   UdpListenOptions,
   UdpServer,
 } from './types.js';
+// Typed handler errors (issue 14): what error() and close() receive, and the bytes data() gets.
+export { HandlerError } from './errors.js';
+export type { ConnectionError, NodeBuffer } from './types.js';
