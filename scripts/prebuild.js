@@ -32,7 +32,7 @@ function builtBinary() {
 const existing = builtBinary();
 const sourcesTime = Math.max(...sources.map(newestSource));
 if (!process.argv.includes('--force') && existing !== null && statSync(existing).mtimeMs > sourcesTime) {
-  console.log(`prebuild: ${existing.slice(root.length + 1)} is newer than native/ and binding.gyp; kept`);
+  console.error(`prebuild: ${existing.slice(root.length + 1)} is newer than native/ and binding.gyp; kept`);
   process.exit(0);
 }
 
@@ -45,15 +45,21 @@ writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'sockengine', p
 
 const require = createRequire(import.meta.url);
 const prebuildify = require.resolve('prebuildify/bin.js');
+// Node-API binaries do not depend on the Node version; build against the running Node's
+// headers, from its own installation when they are there (no download: a Debian node has
+// them in /usr/include/node), as node-gyp does with npm's `nodedir`.
+const env = { ...process.env };
+const prefix = dirname(dirname(process.execPath));
+if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = prefix;
 const started = Date.now();
 const result = spawnSync(
   process.execPath,
-  [prebuildify, '--napi', '--strip', '--tag-libc', '--cwd', work, '--out', root],
-  { stdio: 'inherit', cwd: work },
+  [prebuildify, '--napi', '--strip', '--tag-libc', '--target', `node@${process.versions.node}`, '--cwd', work, '--out', root],
+  { stdio: 'inherit', cwd: work, env },
 );
 rmSync(work, { recursive: true, force: true });
 if (result.status !== 0) {
   console.error(`prebuild: prebuildify failed (status ${result.status ?? result.signal})`);
   process.exit(1);
 }
-console.log(`prebuild: ${builtBinary()?.slice(root.length + 1)} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.error(`prebuild: ${builtBinary()?.slice(root.length + 1)} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
