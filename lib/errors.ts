@@ -10,6 +10,14 @@ import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 export class SockengineError extends Error {
   /** A stable identifier: an OS name such as `ECONNRESET`, or `ERR_SOCKENGINE_...`. */
   readonly code: string;
+  /**
+   * The negative errno, on errors the OS reported (SystemError) and on IdleTimeoutError
+   * (ETIMEDOUT); undefined on the others. Declared here so a handler can read `err.errno`
+   * and `err.syscall` without narrowing first.
+   */
+  declare readonly errno?: number;
+  /** The call that failed, on a SystemError (`read`, `connect`...); undefined on the others. */
+  declare readonly syscall?: string;
 
   constructor(code: string, message: string) {
     super(message);
@@ -29,9 +37,9 @@ export interface SystemErrorDetails {
 /** An error from the operating system, shaped like Node's own system errors. */
 export class SystemError extends SockengineError {
   /** The negative errno, e.g. -104. */
-  readonly errno: number;
+  override readonly errno: number;
   /** The call that failed, e.g. `bind`, `read`, `connect`, `getaddrinfo`. */
-  readonly syscall: string;
+  override readonly syscall: string;
   /** The address involved, when there is one. */
   readonly address?: string;
   /** The port involved, when there is one. */
@@ -69,7 +77,7 @@ const ETIMEDOUT = -110;
  * looks for.
  */
 export class IdleTimeoutError extends SockengineError {
-  readonly errno = ETIMEDOUT;
+  override readonly errno = ETIMEDOUT;
   /** The idle timeout that passed, in milliseconds. */
   readonly timeout: number;
 
