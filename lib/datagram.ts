@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import type {
   ConnectionError,
+  NodeBuffer,
   Backend,
   BoundAddress,
   Datagram,
@@ -90,7 +91,7 @@ export abstract class BaseDatagramSocket<State = unknown> implements DatagramSoc
    * reported as uncaught, as node:dgram's would be); either way the socket keeps serving:
    * one bad datagram costs only itself.
    */
-  deliverMessage(data: Buffer, rinfo: RemoteInfo): void {
+  deliverMessage(data: NodeBuffer, rinfo: RemoteInfo): void {
     const message = this.handler.message;
     if (this.isClosed || message === undefined) return;
     try {

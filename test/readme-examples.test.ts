@@ -54,7 +54,8 @@ beforeAll(() => {
         module: 'NodeNext',
         moduleResolution: 'NodeNext',
         types: ['node'],
-        skipLibCheck: false,
+        // The declarations themselves are checked by test/types.test.ts; here, the examples.
+        skipLibCheck: true,
         outDir: 'out',
       },
       include: ['*.ts'],

@@ -269,7 +269,18 @@ export class NativeServer implements Server {
     // Once the server is gone its last counters stay readable.
     if (now) this.lastStats = now;
     else this.lastStats = { ...this.lastStats, connections: 0 };
-    return { ...this.lastStats, closedWithError: this.lastStats.closedWithError + this.handlerFailures.count };
+    const last = this.lastStats;
+    // The same fields in the same order as the node backend's.
+    return {
+      connections: last.connections,
+      accepted: last.accepted,
+      rejected: last.rejected,
+      timedOut: last.timedOut,
+      framesTooLong: last.framesTooLong,
+      closedWithError: last.closedWithError + this.handlerFailures.count,
+      bytesIn: last.bytesIn,
+      bytesOut: last.bytesOut,
+    };
   }
 
   close(options?: CloseOptions): Promise<void> {
