@@ -211,6 +211,27 @@ describe.each(backends)('sockengine client streams a pipe like nc (%s)', (backen
   });
 });
 
+describe('sockengine client on a terminal', () => {
+  it('keeps the prompt loop of the classic C client (a real pty, from Python\'s pty module)', async () => {
+    const { port } = await serveCli(['serve', '-p', '0']);
+    // pty.spawn gives the client a terminal and copies this pipe into it.
+    const script = 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)';
+    const child = spawn('python3', ['-c', script, process.execPath, cli, 'client', 'tcp', '127.0.0.1', String(port)], {
+      env: cleanEnv(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    await waitFor(() => out.includes('Please input your message: '), 'the first prompt', 10_000);
+    child.stdin.write('hello\n');
+    await waitFor(() => /HELLO\r?\nPlease input your message: /.test(out), `the reply and the next prompt (got ${JSON.stringify(out)})`);
+    child.stdin.write('exit\n');
+    const { code } = await exited(child);
+    expect(code).toBe(0);
+  });
+});
+
 describe('sockengine: the native backend asked for and missing', () => {
   it('one line with one sockengine: prefix, exit 1', async () => {
     const result = await run(['serve', '-p', '0', '--backend', 'native'], '', cleanEnv({ SOCKENGINE_ADDON: '/nonexistent/sockengine.node' }));
