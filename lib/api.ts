@@ -1,5 +1,6 @@
 /** listen() and connect(): validate, pick the backend, hand over. */
 import { loadBinding } from './binding.js';
+import { debugEnabled, debugLog } from './debug.js';
 import { NativeUnavailableError } from './errors.js';
 import { checkFraming, encodeFrame } from './framing.js';
 import { nativeEngine } from './native/engine.js';
@@ -108,6 +109,7 @@ function connectionSettings(given: Record<string, unknown>, builtin: BuiltinHand
 }
 
 let warnedFallback = false;
+let loggedLoad = false;
 
 /**
  * The one line `auto` prints when it falls back to node: what is missing and how to get the
@@ -125,6 +127,10 @@ export function fallbackHint(reason: string): string {
 export function resolveBackend(choice: BackendChoice): Backend {
   if (choice === 'node') return 'node';
   const loaded = loadBinding();
+  if (debugEnabled && !loggedLoad) {
+    loggedLoad = true;
+    debugLog('binding' in loaded ? `native: addon loaded from ${loaded.path}` : `native: addon not loaded: ${loaded.error}`);
+  }
   if (choice === 'native') {
     if (!('binding' in loaded)) throw new NativeUnavailableError(`${loaded.reason}; build it with npx sockengine build`);
     return 'native';

@@ -26,7 +26,11 @@ if (action === 'strip') {
   if (pkg.scripts?.prepare !== undefined) {
     if (!existsSync(backup)) writeFileSync(backup, text);
     delete pkg.scripts.prepare;
-    writeFileSync(manifest, `${JSON.stringify(pkg, null, 2)}\n`);
+    // Written whole and renamed into place: a process reading package.json meanwhile (a
+    // test running `npm start`) sees the old file or the new one, never half of one.
+    const staged = `${manifest}.packing`;
+    writeFileSync(staged, `${JSON.stringify(pkg, null, 2)}\n`);
+    renameSync(staged, manifest);
   }
 } else if (action === 'restore') {
   const publishing = process.env.npm_command === 'publish' && !flags.includes('--after-publish');
