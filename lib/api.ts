@@ -1,5 +1,6 @@
 /** listen() and connect(): validate, pick the backend, hand over. */
 import { loadBinding } from './binding.js';
+import { debugEnabled, debugLog } from './debug.js';
 import { NativeUnavailableError } from './errors.js';
 import { checkFraming, encodeFrame } from './framing.js';
 import { DEFAULT_PROXY_TIMEOUT } from './proxy.js';
@@ -120,26 +121,37 @@ function checkProxy(given: Record<string, unknown>): number {
 }
 
 let warnedFallback = false;
+let loggedLoad = false;
+
+/**
+ * The one line `auto` prints when it falls back to node: what is missing and how to get the
+ * native engine. Written to stderr as it is (process.emitWarning would add a second line).
+ */
+export function fallbackHint(reason: string): string {
+  return `sockengine: native engine unavailable (${reason}); using the node backend. Build it: npx sockengine build`;
+}
 
 /**
  * The backend a choice resolves to. `auto` is native unless SOCKENGINE_BACKEND=node or the
- * addon does not load (then node, with a one-line warning). `native` fails if the addon does
- * not load.
+ * addon does not load (then node, with fallbackHint() once on stderr). `native` fails if the
+ * addon does not load.
  */
 export function resolveBackend(choice: BackendChoice): Backend {
   if (choice === 'node') return 'node';
   const loaded = loadBinding();
+  if (debugEnabled && !loggedLoad) {
+    loggedLoad = true;
+    debugLog('binding' in loaded ? `native: addon loaded from ${loaded.path}` : `native: addon not loaded: ${loaded.error}`);
+  }
   if (choice === 'native') {
-    if ('error' in loaded) throw new NativeUnavailableError(loaded.error);
+    if (!('binding' in loaded)) throw new NativeUnavailableError(`${loaded.reason}; build it with npx sockengine build`);
     return 'native';
   }
   if (process.env.SOCKENGINE_BACKEND === 'node') return 'node';
-  if ('error' in loaded) {
+  if (!('binding' in loaded)) {
     if (!warnedFallback) {
       warnedFallback = true;
-      process.emitWarning(`native addon unavailable, using the node backend (${loaded.error})`, {
-        code: 'SOCKENGINE_FALLBACK',
-      });
+      process.stderr.write(`${fallbackHint(loaded.reason)}\n`);
     }
     return 'node';
   }
@@ -148,13 +160,18 @@ export function resolveBackend(choice: BackendChoice): Backend {
 
 function engine() {
   const loaded = loadBinding();
-  if ('error' in loaded) throw new NativeUnavailableError(loaded.error);
+  if (!('binding' in loaded)) throw new NativeUnavailableError(loaded.reason);
   return nativeEngine(loaded.binding);
 }
 
-/** Starts a TCP server or binds a UDP server. Resolves once it is listening. */
-export async function listen(options: ListenOptions): Promise<Server>;
-export async function listen(options: UdpListenOptions): Promise<UdpServer>;
+/**
+ * Starts a TCP server or binds a UDP server. Resolves once it is listening. `State` types
+ * each connection's `state` (`listen<{ bytes: number }>({...})`), as Bun.listen<Data> does.
+ */
+export async function listen<State = any>(options: ListenOptions<State>): Promise<Server>;
+export async function listen<State = any>(options: UdpListenOptions<State>): Promise<UdpServer>;
+/** A transport known only at run time (`'tcp' | 'udp'`): a Server or a UdpServer. */
+export async function listen<State = any>(options: ListenOptions<State> | UdpListenOptions<State>): Promise<Server | UdpServer>;
 export async function listen(options: ListenOptions | UdpListenOptions): Promise<Server | UdpServer> {
   const given = requireObject(options, 'options');
   const transport = checkTransport(given.transport);
@@ -194,11 +211,15 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
 
 /**
  * Opens a TCP client connection (resolves once connected, after the handler's open()) or a
- * connected UDP socket.
+ * connected UDP socket. `State` types the connection's `state`.
  */
-export async function connect(options: ConnectOptions): Promise<Connection>;
-export async function connect(options: UnixConnectOptions): Promise<Connection>;
-export async function connect(options: UdpConnectOptions): Promise<DatagramSocket>;
+export async function connect<State = any>(options: ConnectOptions<State>): Promise<Connection<State>>;
+export async function connect<State = any>(options: UnixConnectOptions<State>): Promise<Connection<State>>;
+export async function connect<State = any>(options: UdpConnectOptions<State>): Promise<DatagramSocket<State>>;
+/** A transport known only at run time (`'tcp' | 'udp'`). */
+export async function connect<State = any>(
+  options: ConnectOptions<State> | UnixConnectOptions<State> | UdpConnectOptions<State>,
+): Promise<Connection<State> | DatagramSocket<State>>;
 export async function connect(
   options: ConnectOptions | UnixConnectOptions | UdpConnectOptions,
 ): Promise<Connection | DatagramSocket> {
@@ -232,5 +253,5 @@ export async function connect(
 
 /** True when the native addon loads on this machine. */
 export function nativeAvailable(): boolean {
-  return !('error' in loadBinding());
+  return 'binding' in loadBinding();
 }

@@ -1,7 +1,8 @@
 /**
- * Finds and loads the addon: the one place that knows where builds land. It tries, in order,
- * SOCKENGINE_ADDON (an explicit path), then build/Release (node-gyp), then build-cmake/Release
- * (cmake-js), then build/Debug.
+ * Finds and loads the addon: the one place that knows where builds land (loadBinding() gives
+ * the order). The package ships a prebuilt binary for linux-x64 (glibc) in prebuilds/, made by
+ * scripts/prebuild.js with prebuildify; node-gyp-build picks it, so installing needs no
+ * compiler and no install script.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -40,7 +41,8 @@ export interface NativeBinding {
       permissions?: number | undefined;
     },
   ): { endpoint: number; address: string; port: number } | { errno: number; syscall: string };
-  peerAddress(id: number): [string, number] | null;
+  /** The peer's address, or with `local` our own side's. */
+  peerAddress(id: number, local?: boolean): [string, number] | null;
   closeListener(endpoint: number): number;
   endpointConnections(endpoint: number): number;
   endpointStats(endpoint: number): import('./types.js').ServerStats | null;
@@ -75,35 +77,63 @@ export interface NativeBinding {
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-function candidates(): string[] {
-  const list = [
-    join(packageRoot, 'build', 'Release', 'sockengine.node'),
-    join(packageRoot, 'build-cmake', 'Release', 'sockengine.node'),
-    join(packageRoot, 'build', 'Debug', 'sockengine.node'),
-  ];
-  const override = process.env.SOCKENGINE_ADDON;
-  return override ? [override] : list;
+/** node-gyp-build's resolver: build/Release, build/Debug, then prebuilds/<platform>-<arch>/ by tags. */
+interface NodeGypBuild {
+  path(dir: string): string;
 }
 
-let loaded: { binding: NativeBinding } | { error: string } | undefined;
+/** Why the addon did not load: a short reason for the one-line hint, and the details. */
+export interface LoadFailure {
+  /** One short phrase, e.g. `no prebuilt binary for linux-arm64`. */
+  reason: string;
+  /** Every place tried and what went wrong there. */
+  error: string;
+}
 
-/** The addon, or the reason it could not be loaded. Loads once per thread. */
-export function loadBinding(): { binding: NativeBinding } | { error: string } {
+let loaded: { binding: NativeBinding; path: string } | LoadFailure | undefined;
+
+/** The platform as prebuilds/ names it, with the C library on Linux (glibc or musl). */
+export function platformTag(): string {
+  const report = process.report?.getReport?.() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  const libc = process.platform !== 'linux' ? '' : report?.header?.glibcVersionRuntime ? ' (glibc)' : ' (musl)';
+  return `${process.platform}-${process.arch}${libc}`;
+}
+
+/**
+ * The addon, or why it could not be loaded. Loads once per thread. Tries SOCKENGINE_ADDON
+ * (an explicit path) alone when it is set; otherwise node-gyp-build's order, a build from
+ * source first (build/Release, build/Debug: a clone's own `npm install`, or `npx sockengine
+ * build`), then the prebuilt binary the package ships (prebuilds/), then build-cmake/Release
+ * (cmake-js).
+ */
+export function loadBinding(): { binding: NativeBinding; path: string } | LoadFailure {
   if (loaded) return loaded;
   const require = createRequire(import.meta.url);
   const tried: string[] = [];
-  for (const path of candidates()) {
-    if (!existsSync(path)) {
-      tried.push(`${path} (missing)`);
-      continue;
-    }
+  const attempt = (path: string): boolean => {
     try {
-      loaded = { binding: require(path) as NativeBinding };
-      return loaded;
+      loaded = { binding: require(path) as NativeBinding, path };
+      return true;
     } catch (error) {
-      tried.push(`${path} (${(error as Error).message})`);
+      tried.push(`${path} (${(error as Error).message.split('\n')[0]})`);
+      return false;
     }
+  };
+  const override = process.env.SOCKENGINE_ADDON;
+  if (override) {
+    if (!attempt(override)) loaded = { reason: 'SOCKENGINE_ADDON does not load', error: tried.join('; ') };
+    return loaded!;
   }
-  loaded = { error: `no loadable build: ${tried.join('; ')}` };
+  let found: string | undefined;
+  try {
+    found = (require('node-gyp-build') as NodeGypBuild).path(packageRoot);
+  } catch (error) {
+    tried.push((error as Error).message.split('\n')[0]!);
+  }
+  if (found !== undefined && attempt(found)) return loaded!;
+  const cmake = join(packageRoot, 'build-cmake', 'Release', 'sockengine.node');
+  if (existsSync(cmake) && attempt(cmake)) return loaded!;
+  const reason = found === undefined ? `no prebuilt binary for ${platformTag()}` : `the binary for ${platformTag()} does not load`;
+  loaded = { reason, error: tried.join('; ') };
   return loaded;
 }

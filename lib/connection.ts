@@ -9,10 +9,10 @@
  *   close(conn, err) follows. A throw from error() or close() is reported as uncaught. Either
  *   way it costs this connection only: the server and its other connections go on.
  */
-import { asError, reportUncaught } from './errors.js';
+import { HandlerError, reportUncaught } from './errors.js';
 import { frameParts, type FramingSpec } from './framing.js';
 import { toBytes } from './validate.js';
-import type { Connection, TcpHandler } from './types.js';
+import type { Connection, ConnectionError, TcpHandler } from './types.js';
 
 /** What every connection of one server (or one client) shares: one object, not a copy each. */
 export interface ConnectionContext<State = unknown> {
@@ -103,6 +103,8 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
 
   abstract get remoteAddress(): string;
   abstract get remotePort(): number;
+  abstract get localAddress(): string;
+  abstract get localPort(): number;
   abstract get bufferedBytes(): number;
   abstract write(data: Uint8Array | string): boolean;
   abstract end(): void;
@@ -135,7 +137,7 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
     try {
       open.call(this.handler, this);
     } catch (error) {
-      this.handlerThrew(error);
+      this.handlerThrew('open', error);
     }
   }
 
@@ -145,7 +147,7 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
     try {
       data.call(this.handler, this, chunk);
     } catch (error) {
-      this.handlerThrew(error);
+      this.handlerThrew('data', error);
     }
   }
 
@@ -157,7 +159,7 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
     try {
       drain.call(this.handler, this);
     } catch (error) {
-      this.handlerThrew(error);
+      this.handlerThrew('drain', error);
     }
   }
 
@@ -167,7 +169,7 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
     try {
       end.call(this.handler, this);
     } catch (error) {
-      this.handlerThrew(error);
+      this.handlerThrew('end', error);
     }
   }
 
@@ -180,11 +182,12 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
     if (!this.context.allowHalfOpen) this.end();
   }
 
+  /** Every failure reaching here is a SockengineError (fromNodeError, errorFromRecord, HandlerError). */
   deliverError(error: Error): void {
     const onError = this.handler.error;
     if (this.closed || onError === undefined) return;
     try {
-      onError.call(this.handler, this, error);
+      onError.call(this.handler, this, error as ConnectionError);
     } catch (thrown) {
       // The connection is failing already; its close follows.
       reportUncaught(thrown);
@@ -197,17 +200,17 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
     const close = this.handler.close;
     if (close === undefined) return;
     try {
-      close.call(this.handler, this, error);
+      close.call(this.handler, this, error as ConnectionError | undefined);
     } catch (thrown) {
       reportUncaught(thrown);
     }
   }
 
   /** A handler member threw: the failure policy at the top of this file. */
-  protected handlerThrew(thrown: unknown): void {
+  protected handlerThrew(member: string, thrown: unknown): void {
     // Already destroyed (the member called destroy() and then threw): nothing left to cost.
     if (this.closed) return reportUncaught(thrown);
-    const error = asError(thrown);
+    const error = new HandlerError(member, thrown);
     const onError = this.handler.error;
     if (onError === undefined) {
       reportUncaught(thrown);

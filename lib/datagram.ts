@@ -4,6 +4,8 @@
  */
 import { isIP } from 'node:net';
 import type {
+  ConnectionError,
+  NodeBuffer,
   Backend,
   BoundAddress,
   Datagram,
@@ -13,7 +15,7 @@ import type {
   UdpHandler,
   UdpServer,
 } from './types.js';
-import { asError, reportUncaught } from './errors.js';
+import { HandlerError, reportUncaught } from './errors.js';
 import { toBytes } from './validate.js';
 
 /** An outgoing datagram after its arguments were checked. */
@@ -89,22 +91,23 @@ export abstract class BaseDatagramSocket<State = unknown> implements DatagramSoc
    * reported as uncaught, as node:dgram's would be); either way the socket keeps serving:
    * one bad datagram costs only itself.
    */
-  deliverMessage(data: Buffer, rinfo: RemoteInfo): void {
+  deliverMessage(data: NodeBuffer, rinfo: RemoteInfo): void {
     const message = this.handler.message;
     if (this.isClosed || message === undefined) return;
     try {
       message.call(this.handler, this, data, rinfo);
     } catch (thrown) {
       if (this.handler.error === undefined) reportUncaught(thrown);
-      else this.deliverError(asError(thrown));
+      else this.deliverError(new HandlerError('message', thrown));
     }
   }
 
+  /** Every failure reaching here is a SockengineError (fromNodeError, SystemError, HandlerError). */
   deliverError(error: Error): void {
     const onError = this.handler.error;
     if (this.isClosed || onError === undefined) return;
     try {
-      onError.call(this.handler, this, error);
+      onError.call(this.handler, this, error as ConnectionError);
     } catch (thrown) {
       reportUncaught(thrown);
     }

@@ -10,6 +10,14 @@ import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 export class SockengineError extends Error {
   /** A stable identifier: an OS name such as `ECONNRESET`, or `ERR_SOCKENGINE_...`. */
   readonly code: string;
+  /**
+   * The negative errno, on errors the OS reported (SystemError) and on IdleTimeoutError
+   * (ETIMEDOUT); undefined on the others. Declared here so a handler can read `err.errno`
+   * and `err.syscall` without narrowing first.
+   */
+  declare readonly errno?: number;
+  /** The call that failed, on a SystemError (`read`, `connect`...); undefined on the others. */
+  declare readonly syscall?: string;
 
   constructor(code: string, message: string) {
     super(message);
@@ -29,9 +37,9 @@ export interface SystemErrorDetails {
 /** An error from the operating system, shaped like Node's own system errors. */
 export class SystemError extends SockengineError {
   /** The negative errno, e.g. -104. */
-  readonly errno: number;
+  override readonly errno: number;
   /** The call that failed, e.g. `bind`, `read`, `connect`, `getaddrinfo`. */
-  readonly syscall: string;
+  override readonly syscall: string;
   /** The address involved, when there is one. */
   readonly address?: string;
   /** The port involved, when there is one. */
@@ -69,7 +77,7 @@ const ETIMEDOUT = -110;
  * looks for.
  */
 export class IdleTimeoutError extends SockengineError {
-  readonly errno = ETIMEDOUT;
+  override readonly errno = ETIMEDOUT;
   /** The idle timeout that passed, in milliseconds. */
   readonly timeout: number;
 
@@ -114,7 +122,7 @@ export class FrameLengthError extends SockengineError {
 /** Thrown when the native backend is asked for but the addon cannot be loaded. */
 export class NativeUnavailableError extends SockengineError {
   constructor(reason: string) {
-    super('ERR_SOCKENGINE_NATIVE_UNAVAILABLE', `sockengine: the native addon cannot be loaded: ${reason}`);
+    super('ERR_SOCKENGINE_NATIVE_UNAVAILABLE', `the native engine is unavailable: ${reason}`);
   }
 }
 
@@ -123,11 +131,18 @@ const bindErrors = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES']);
 
 /**
  * The SystemError for a Node error (from node:net, node:dns or node:dgram), with the same
- * code, errno and syscall the native backend reports for the same failure.
+ * code, errno and syscall the native backend reports for the same failure; an error that is
+ * not the OS's becomes a SockengineError with Node's code and the original as `cause`.
  */
-export function fromNodeError(error: Error): Error {
+export function fromNodeError(error: Error): SockengineError {
   const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
-  if (typeof e.errno !== 'number' || typeof e.syscall !== 'string') return error;
+  if (typeof e.errno !== 'number' || typeof e.syscall !== 'string') {
+    // Not from the OS (node:net's own checks): kept as the cause of an error with its code.
+    if (error instanceof SockengineError) return error;
+    const wrapped = new SockengineError(e.code ?? 'ERR_SOCKENGINE_NODE', error.message);
+    wrapped.cause = error;
+    return wrapped;
+  }
   const syscall = e.syscall === 'listen' && bindErrors.has(e.code ?? '') ? 'bind' : e.syscall;
   return new SystemError(e.errno, syscall, e.address, e.port, { code: e.code, hostname: e.hostname });
 }
@@ -141,6 +156,22 @@ export function reportUncaught(error: unknown): void {
   process.nextTick(() => {
     throw error;
   });
+}
+
+/**
+ * A handler member threw: what it threw is the `cause`. The connection's error() and close()
+ * get this, so every error a handler sees is a SockengineError with a stable `code`.
+ */
+export class HandlerError extends SockengineError {
+  /** The member that threw, e.g. `data`. */
+  readonly member: string;
+
+  constructor(member: string, thrown: unknown) {
+    const what = thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : `a non-Error value: ${String(thrown)}`;
+    super('ERR_SOCKENGINE_HANDLER', `the handler's ${member}() threw ${what}`);
+    this.member = member;
+    this.cause = thrown;
+  }
 }
 
 /** A thrown value as an Error (a handler may throw a string). */

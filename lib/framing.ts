@@ -18,6 +18,9 @@
  *   no delimiter. So a peer can make a connection hold at most maxFrame + delimiter bytes.
  */
 import { Buffer } from 'node:buffer';
+// Public declarations say NodeBuffer (Buffer with node's types, else Uint8Array), so an app
+// without @types/node can compile against them.
+import type { NodeBuffer } from './types.js';
 
 /** How `options.framing` may be given. */
 export type FramingOption =
@@ -31,7 +34,7 @@ export interface FramingSpec {
   /** How frames end. */
   kind: 'line' | 'delimiter' | 'length' | 'fixed';
   /** The delimiter's bytes for delimiter framing; empty otherwise. */
-  delimiter: Buffer;
+  delimiter: NodeBuffer;
   /** Delimiter framing: the delimiter stays at the end of each frame. */
   keepDelimiter: boolean;
   /** Length framing: the header's size; 0 otherwise. */
@@ -255,7 +258,7 @@ export class FrameSplitter {
    * (null is returned); if emit throws, the exception propagates and the splitter must not
    * be used again.
    */
-  push(chunk: Uint8Array, emit: (frame: Buffer) => boolean | void): FrameFailure | null {
+  push(chunk: Uint8Array, emit: (frame: NodeBuffer) => boolean | void): FrameFailure | null {
     const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     switch (this.#spec.kind) {
       case 'line':
@@ -464,8 +467,8 @@ export class FrameSplitter {
 
 /** What goes around a frame's payload: a length header before it, a delimiter after it. */
 export interface FrameParts {
-  header: Buffer | null;
-  trailer: Buffer | null;
+  header: NodeBuffer | null;
+  trailer: NodeBuffer | null;
 }
 
 /**
@@ -540,7 +543,7 @@ export function frameParts(spec: FramingSpec, payload: Uint8Array): FrameParts {
  * The bytes of one frame carrying `payload` (header + payload, or payload + delimiter), as
  * one Buffer; the same checks as frameParts().
  */
-export function encodeFrame(spec: FramingSpec, payload: Uint8Array): Buffer {
+export function encodeFrame(spec: FramingSpec, payload: Uint8Array): NodeBuffer {
   const { header, trailer } = frameParts(spec, payload);
   const parts: Uint8Array[] = [payload];
   if (header !== null) parts.unshift(header);

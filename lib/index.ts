@@ -36,3 +36,6 @@ export type {
   UdpServer,
   UnixConnectOptions,
 } from './types.js';
+// Typed handler errors (issue 14): what error() and close() receive, and the bytes data() gets.
+export { HandlerError } from './errors.js';
+export type { ConnectionError, NodeBuffer } from './types.js';

@@ -17,8 +17,24 @@ export type BackendChoice = 'auto' | Backend;
 export type BuiltinHandlerName = 'uppercase' | 'echo' | `reply:${string}`;
 
 import type { FramingOption } from './framing.js';
+import type { SockengineError, SystemError } from './errors.js';
 
 export type { FramingOption } from './framing.js';
+
+/**
+ * The bytes handed to data() and message(): Node's `Buffer` when the app has node's types
+ * (@types/node), else `Uint8Array`, which every Buffer is. So the declarations compile
+ * with or without node's types in the app.
+ */
+export type NodeBuffer = typeof globalThis extends { Buffer: { prototype: infer B } } ? B : Uint8Array;
+
+/**
+ * What a handler's error() and close() receive: a SystemError (`code`, `errno`, `syscall`,
+ * as the OS reported it) or one of the package's own errors (IdleTimeoutError,
+ * BufferFullError, FrameTooLongError, FrameLengthError, HandlerError for a handler member
+ * that threw, with what it threw as `cause`). All are SockengineErrors with a stable `code`.
+ */
+export type ConnectionError = SystemError | SockengineError;
 
 /** One TCP connection, as handlers see it on either backend. */
 export interface Connection<State = unknown> {
@@ -26,6 +42,10 @@ export interface Connection<State = unknown> {
   readonly remoteAddress: string;
   /** The peer's port. */
   readonly remotePort: number;
+  /** Our own address on this connection (getsockname), read when first asked, as remoteAddress is. */
+  readonly localAddress: string;
+  /** Our own port on this connection. */
+  readonly localPort: number;
   /** The user's own per-connection state; the engine never touches it. */
   state: State;
   /** Bytes accepted by write() that the kernel has not taken yet. */
@@ -72,7 +92,7 @@ export interface TcpHandler<State = any> {
    * the framing option, each call is one complete frame instead. The chunk is the
    * handler's to keep: it holds its own memory, as node:net's chunks do.
    */
-  data?(connection: Connection<State>, chunk: Buffer): void;
+  data?(connection: Connection<State>, chunk: NodeBuffer): void;
   /** The write queue emptied after write() returned false. */
   drain?(connection: Connection<State>): void;
   /** The peer half-closed: no more data will come. The engine then ends its own side. */
@@ -83,9 +103,9 @@ export interface TcpHandler<State = any> {
    * a throw from the others is reported as an uncaught exception (the connection is still
    * closed, and the server goes on if the process survives it).
    */
-  error?(connection: Connection<State>, error: Error): void;
+  error?(connection: Connection<State>, error: ConnectionError): void;
   /** The connection is gone, with the error that ended it, if any. Called exactly once. */
-  close?(connection: Connection<State>, error?: Error): void;
+  close?(connection: Connection<State>, error?: ConnectionError): void;
 }
 
 /** Limits and socket options shared by listen() (for every connection) and connect(). */
@@ -131,8 +151,8 @@ export interface ConnectionOptions {
   maxFrame?: number;
 }
 
-/** Options of listen() for TCP. */
-export interface ListenOptions extends ConnectionOptions {
+/** Options of listen() for TCP; `State` types each connection's `state`. */
+export interface ListenOptions<State = any> extends ConnectionOptions {
   /** `tcp` (the default) or `udp` (see UdpListenOptions). */
   transport?: 'tcp';
   /** Address to bind: a numeric IPv4/IPv6 address or a host name. Default `127.0.0.1`. */
@@ -142,7 +162,7 @@ export interface ListenOptions extends ConnectionOptions {
   /** Default `auto`. */
   backend?: BackendChoice;
   /** A built-in handler name or a JavaScript handler object. */
-  handler: BuiltinHandlerName | TcpHandler;
+  handler: BuiltinHandlerName | TcpHandler<State>;
   /** Length of the kernel's accept queue. Default 511. */
   backlog?: number;
   /** For IPv6 hosts: accept IPv6 only (no IPv4-mapped peers). Default false. */
@@ -180,8 +200,8 @@ export interface ListenOptions extends ConnectionOptions {
   proxyTimeout?: number;
 }
 
-/** Options of connect() for TCP. */
-export interface ConnectOptions extends ConnectionOptions {
+/** Options of connect() for TCP; `State` types the connection's `state`. */
+export interface ConnectOptions<State = any> extends ConnectionOptions {
   /** `tcp` (the default) or `udp` (see UdpConnectOptions). */
   transport?: 'tcp';
   /** The server's address or host name. Default `127.0.0.1`. */
@@ -191,18 +211,18 @@ export interface ConnectOptions extends ConnectionOptions {
   /** Default `auto`. */
   backend?: BackendChoice;
   /** A JavaScript handler object. */
-  handler: TcpHandler;
+  handler: TcpHandler<State>;
 }
 
 /** Options of connect() to a Unix-domain stream socket. */
-export interface UnixConnectOptions extends ConnectionOptions {
+export interface UnixConnectOptions<State = any> extends ConnectionOptions {
   transport?: 'tcp';
   /** The server's socket file, or `\0name` for a name in Linux's abstract namespace. */
   path: string;
   /** Default `auto`. */
   backend?: BackendChoice;
   /** A JavaScript handler object. */
-  handler: TcpHandler;
+  handler: TcpHandler<State>;
 }
 
 /** The address a server is bound to. */
@@ -220,7 +240,11 @@ export interface ServerStats {
   connections: number;
   /** Connections accepted and served. */
   accepted: number;
-  /** Connections accepted and closed at once because maxConnections were open. */
+  /**
+   * Connections accepted and closed at once: maxConnections were open, or the process was
+   * out of descriptors (EMFILE; the native backend counts these, node:net sheds them inside
+   * libuv unseen).
+   */
   rejected: number;
   /** Connections closed by the idle timeout. */
   timedOut: number;
@@ -228,6 +252,15 @@ export interface ServerStats {
   framesTooLong: number;
   /** With proxyProtocol: connections closed for a missing, late or malformed PROXY header. */
   proxyRejected: number;
+  /**
+   * Connections closed by a failure: a reset, the idle timeout, a full write queue, a frame
+   * too long, a handler member that threw.
+   */
+  closedWithError: number;
+  /** Bytes received on the server's connections. */
+  bytesIn: number;
+  /** Bytes the kernel took for sending on the server's connections. */
+  bytesOut: number;
 }
 
 /** Options of Server.close(). */
@@ -320,15 +353,15 @@ export interface DatagramSocket<State = unknown> {
 /** A JavaScript UDP handler. Every member is optional. */
 export interface UdpHandler<State = any> {
   /** A datagram arrived (an empty one too). Replies go out with socket.send(). */
-  message?(socket: DatagramSocket<State>, data: Buffer, rinfo: RemoteInfo): void;
+  message?(socket: DatagramSocket<State>, data: NodeBuffer, rinfo: RemoteInfo): void;
   /** The kernel reported an error: a failed send, or ICMP port unreachable on a connected socket. */
-  error?(socket: DatagramSocket<State>, error: Error): void;
+  error?(socket: DatagramSocket<State>, error: ConnectionError): void;
   /** The socket is closed. */
   close?(socket: DatagramSocket<State>): void;
 }
 
 /** Options of listen() for UDP. */
-export interface UdpListenOptions {
+export interface UdpListenOptions<State = any> {
   transport: 'udp';
   /** Address to bind. Default `127.0.0.1`. */
   host?: string;
@@ -337,7 +370,7 @@ export interface UdpListenOptions {
   /** Default `auto`. */
   backend?: BackendChoice;
   /** A built-in handler name (answers each datagram to its sender) or a UdpHandler. */
-  handler: BuiltinHandlerName | UdpHandler;
+  handler: BuiltinHandlerName | UdpHandler<State>;
   /** Receive room per datagram; longer ones are cut and reported. Default (and at most) 65536. */
   maxDatagramSize?: number;
   /** For IPv6 hosts: IPv6 only. Default false. */
@@ -345,13 +378,13 @@ export interface UdpListenOptions {
 }
 
 /** Options of connect() for UDP: a connected socket that hears only its peer. */
-export interface UdpConnectOptions {
+export interface UdpConnectOptions<State = any> {
   transport: 'udp';
   /** The server's address or host name. Default `127.0.0.1`. */
   host?: string;
   port: number;
   backend?: BackendChoice;
-  handler: UdpHandler;
+  handler: UdpHandler<State>;
   /** Receive room per datagram. Default 65536. */
   maxDatagramSize?: number;
 }

@@ -74,6 +74,11 @@ struct Endpoint {
   uint32_t proxyTimeoutMs = 0;
   // Connections closed for a missing, late or malformed PROXY header.
   uint64_t proxyRejected = 0;
+  // Closed by a failure (a reset, the idle timeout, a full queue, a frame too long...).
+  uint64_t closedWithError = 0;
+  // Bytes the kernel gave us, and bytes it took, on this endpoint's connections.
+  uint64_t bytesIn = 0;
+  uint64_t bytesOut = 0;
   // What JavaScript's records carry as this endpoint's id.
   int32_t reportedId() const { return client ? 0 : static_cast<int32_t>(id); }
 };
@@ -283,6 +288,8 @@ class Loop {
              const char** failedSyscall);
   // The peer's address of an open connection (getpeername), or -errno.
   int peerAddress(uint32_t id, SockAddr* peer);
+  // The connection's own address (getsockname); 0 or -errno.
+  int localAddress(uint32_t id, SockAddr* local);
   // Stops accepting. Returns the number of connections still open (kServerIdle follows
   // when they are gone) or -ENOENT.
   int closeListener(uint32_t endpointId);
@@ -379,6 +386,15 @@ class Loop {
   void flushWriteQueue(Connection* connection);
   void finishEnd(Connection* connection);
   void fail(Connection* connection, int error, Syscall syscall);
+  // Bytes read from or written to a connection, for the loop's and its endpoint's counters.
+  void countRead(Connection* connection, uint64_t bytes) {
+    stats_.bytesRead += bytes;
+    connection->endpoint->bytesIn += bytes;
+  }
+  void countWritten(Connection* connection, uint64_t bytes) {
+    stats_.bytesWritten += bytes;
+    connection->endpoint->bytesOut += bytes;
+  }
   void closeConnection(Connection* connection, int error, Syscall syscall, bool notify);
   void updateInterest(Socket* socket, uint32_t interest);
   uint32_t interestFor(const Connection* connection) const;

@@ -173,7 +173,10 @@ void Loop::handleEmfile(Listener* listener) {
   if (!reserve_.valid()) return;
   reserve_.reset();
   int fd = sys::accept(listener->fd.get(), nullptr);
-  if (fd >= 0) sys::close(fd);
+  if (fd >= 0) {
+    sys::close(fd);
+    listener->endpoint->rejected++;  // Shed, as over maxConnections: server.stats() counts both.
+  }
   int reserve = sys::open("/dev/null", 0);
   if (reserve >= 0) reserve_.reset(reserve);
 }
@@ -287,6 +290,12 @@ int Loop::peerAddress(uint32_t id, SockAddr* peer) {
   }
   peer->length = sizeof(peer->storage);
   return getpeername(connection->fd.get(), peer->get(), &peer->length) == 0 ? 0 : -errno;
+}
+
+int Loop::localAddress(uint32_t id, SockAddr* local) {
+  Connection* connection = find(id);
+  if (connection == nullptr) return -EBADF;
+  return sys::localAddress(connection->fd.get(), local);
 }
 
 int Loop::connect(const SockAddr& address, const ConnectionSettings& settings, std::unique_ptr<Framer> framer,
@@ -407,7 +416,7 @@ void Loop::readBuiltin(Connection* connection) {
   for (int i = 0; i < kReadsPerWakeup; i++) {
     ssize_t received = sys::recv(connection->fd.get(), receiveBuffer_.get(), kReadSize);
     if (received > 0) {
-      stats_.bytesRead += static_cast<uint64_t>(received);
+      countRead(connection, static_cast<uint64_t>(received));
       touch(connection);
       ByteView reply = connection->endpoint->builtin->respond(receiveBuffer_.get(), static_cast<size_t>(received));
       if (reply.length > 0 && sendOrQueue(connection, reply.data, reply.length) < 0) return;
@@ -436,7 +445,7 @@ void Loop::readToJs(Connection* connection) {
     if (received > 0) {
       int32_t offset = static_cast<int32_t>(arena_.size());
       arena_.commit(static_cast<size_t>(received));
-      stats_.bytesRead += static_cast<uint64_t>(received);
+      countRead(connection, static_cast<uint64_t>(received));
       touch(connection);
       events_.push_back({static_cast<int32_t>(EventType::kData), static_cast<int32_t>(connection->id),
                          connection->endpoint->reportedId(), offset, static_cast<int32_t>(received), 0, 0});
@@ -470,6 +479,9 @@ FrameStatus Loop::splitFrames(Connection* connection, const uint8_t* data, size_
 void Loop::failFraming(Connection* connection, FrameStatus status) {
   bool tooLong = status == FrameStatus::kTooLong;
   if (tooLong) connection->endpoint->framesTooLong++;
+  // A connection with a JavaScript handler is destroyed by JavaScript after this error
+  // record (closeConnection() then sees no error): it counts as closed with an error here.
+  if (deliversToJs(connection)) connection->endpoint->closedWithError++;
   int error = static_cast<int>(tooLong ? EngineError::kFrameTooLong : EngineError::kBadFrameLength);
   if (!deliversToJs(connection)) {
     fail(connection, error, Syscall::kRead);
@@ -486,7 +498,7 @@ void Loop::failFraming(Connection* connection, FrameStatus status) {
 ssize_t Loop::receive(Connection* connection, uint8_t* into) {
   ssize_t received = sys::recv(connection->fd.get(), into, kReadSize);
   if (received > 0) {
-    stats_.bytesRead += static_cast<uint64_t>(received);
+    countRead(connection, static_cast<uint64_t>(received));
     touch(connection);
   } else if (received == 0) {
     onPeerEnd(connection);
@@ -591,7 +603,7 @@ int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length
   if (!connection->hasPending() && !connection->connecting) {
     ssize_t sent = sys::send(connection->fd.get(), data, length);
     if (sent >= 0) {
-      stats_.bytesWritten += static_cast<uint64_t>(sent);
+      countWritten(connection, static_cast<uint64_t>(sent));
       if (sent > 0) touch(connection);
       if (static_cast<size_t>(sent) == length) return 0;
       data += sent;
@@ -621,7 +633,7 @@ void Loop::flushWriteQueue(Connection* connection) {
       if (sent != -EAGAIN) fail(connection, static_cast<int>(sent), Syscall::kWrite);
       return;
     }
-    stats_.bytesWritten += static_cast<uint64_t>(sent);
+    countWritten(connection, static_cast<uint64_t>(sent));
     if (sent > 0) touch(connection);
     pending.consume(static_cast<size_t>(sent));
   }
@@ -663,6 +675,7 @@ void Loop::closeConnection(Connection* connection, int error, Syscall syscall, b
     proxyClients_.erase(connection->id);
   }
   endpoint->connections--;
+  if (error != 0) endpoint->closedWithError++;
   stats_.connections--;
   if (notify && deliversToJs(connection)) {
     if (error != 0) pushConnectionEvent(EventType::kError, connection, error, static_cast<int32_t>(syscall));

@@ -361,7 +361,7 @@ describe.each(backends)('sockengine serve --backend %s', (backend) => {
   it('interactive client: prompt, reply, `exit` ends it with status 0', async () => {
     const { port } = await serve(['serve', '--port', '0', '--backend', backend]);
     const child = track(
-      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port)], {
+      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port), '--interactive'], {
         env: clientEnv(backend),
         stdio: ['pipe', 'pipe', 'pipe'],
       }),
@@ -468,7 +468,7 @@ describe.each(backends)('sockengine serve --framing --backend %s', (backend) => 
   it('interactive client --framing line: each input line is one frame, each reply frame one line', async () => {
     const { port } = await serve(['serve', '--port', '0', '--backend', backend, '--framing', 'line']);
     const child = track(
-      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port), '--framing', 'line'], {
+      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port), '--interactive', '--framing', 'line'], {
         env: clientEnv(backend),
         stdio: ['pipe', 'pipe', 'pipe'],
       }),
@@ -534,7 +534,7 @@ describe.each(backends)('sockengine serve --transport udp --backend %s', (backen
   it('interactive udp client: prompt, reply, `exit` is sent and ends it with status 0', async () => {
     const { port } = await serve(['serve', '--transport', 'udp', '--port', '0', '--backend', backend]);
     const child = track(
-      spawn(process.execPath, [cli, 'client', 'udp', '127.0.0.1', String(port)], {
+      spawn(process.execPath, [cli, 'client', 'udp', '127.0.0.1', String(port), '--interactive'], {
         env: clientEnv(backend),
         stdio: ['pipe', 'pipe', 'pipe'],
       }),
@@ -659,7 +659,7 @@ describe('sockengine client', () => {
     });
     const { port } = server.address() as net.AddressInfo;
     const child = track(
-      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port)], {
+      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port), '--interactive'], {
         env: cleanEnv(),
         stdio: ['pipe', 'pipe', 'pipe'],
       }),
@@ -741,7 +741,7 @@ describe('sockengine client --framing', () => {
     });
     const { port } = server.address() as net.AddressInfo;
     const child = track(
-      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port), '--framing', 'fixed:3'], {
+      spawn(process.execPath, [cli, 'client', 'tcp', '127.0.0.1', String(port), '--interactive', '--framing', 'fixed:3'], {
         env: cleanEnv(),
         stdio: ['pipe', 'pipe', 'pipe'],
       }),

@@ -1,4 +1,8 @@
-/** A strict parser for `--name value` and `--name=value` options, for the sockengine command. */
+/**
+ * The sockengine command's options, parsed with node:util's parseArgs (strict: an unknown
+ * option, a missing value or an option given twice is a UsageError naming it).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A bad command line: the CLI prints the message on one line and exits 2. */
 export class UsageError extends Error {
@@ -8,39 +12,51 @@ export class UsageError extends Error {
   }
 }
 
+/** One command's options as parseArgs takes them (every command also gets -h/--help). */
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
 export interface ParsedArgs {
+  /** Options given, by long name: the string value, or 'true' for a flag. */
   options: Map<string, string>;
   positionals: string[];
+  /** -h or --help was given: print the command's usage and exit 0. */
+  help: boolean;
 }
 
-/** Splits `argv` into the allowed options and positionals; anything else is a UsageError. */
-export function parseArgs(argv: string[], allowed: readonly string[]): ParsedArgs {
-  const options = new Map<string, string>();
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--') || arg.length === 2) {
-      positionals.push(arg);
-      continue;
-    }
-    const equals = arg.indexOf('=');
-    const name = arg.slice(2, equals === -1 ? undefined : equals);
-    if (!allowed.includes(name)) throw new UsageError(`unknown option --${name}`);
-    let value: string | undefined;
-    if (equals !== -1) {
-      value = arg.slice(equals + 1);
-    } else {
-      value = argv[++i];
-      if (value === undefined) throw new UsageError(`option --${name} needs a value`);
-    }
-    if (options.has(name)) throw new UsageError(`option --${name} given twice`);
-    options.set(name, value);
+const HELP: OptionSpec = { help: { type: 'boolean', short: 'h' } };
+
+/** Parses `argv` for a command whose options are `spec`; anything else is a UsageError. */
+export function parseCommand(argv: string[], spec: OptionSpec): ParsedArgs {
+  let parsed: ReturnType<typeof parseArgs<{ options: OptionSpec; allowPositionals: true; strict: true; tokens: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...spec, ...HELP }, allowPositionals: true, strict: true, tokens: true });
+  } catch (error) {
+    throw new UsageError(describeParseError(error as Error & { code?: string }));
   }
-  return { options, positionals };
+  const options = new Map<string, string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option' || token.name === 'help') continue;
+    if (options.has(token.name)) throw new UsageError(`option --${token.name} given twice`);
+    options.set(token.name, token.value ?? 'true');
+  }
+  return { options, positionals: parsed.positionals, help: parsed.values.help === true };
+}
+
+/** parseArgs' messages are long and suggest `--`; ours name the option in a few words. */
+function describeParseError(error: Error & { code?: string }): string {
+  const option = /--[\w-]+/.exec(error.message)?.[0] ?? /'(-[^' ,]+)/.exec(error.message)?.[1] ?? '';
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${option}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /argument missing/.test(error.message)
+        ? `option ${option} needs a value`
+        : /ambiguous/.test(error.message)
+          ? `option ${option} needs a value (a value starting with - goes as ${option}=VALUE)`
+          : `option ${option} does not take a value`;
+    default:
+      return error.message.split('\n')[0]!;
+  }
 }
 
 /** Parses a port number (0-65535), or a UsageError naming `what`. */

@@ -1,13 +1,38 @@
 /**
- * `sockengine client tcp HOST PORT [MESSAGE...]`: sends each message and prints each reply;
- * with no message, an interactive loop like the classic C client. With `--framing`, each
- * message is one frame and each reply frame is one printed line.
+ * `sockengine client tcp HOST PORT [MESSAGE...]`: sends each message and prints each reply.
+ * With no message: on a terminal (or with --interactive), a prompt loop like the classic C
+ * client; otherwise it streams like nc, stdin to the socket and the socket to stdout, byte
+ * for byte. With `--framing`, each message (each stdin line when streaming) is one frame and
+ * each reply frame is one printed line.
  */
 import { createInterface } from 'node:readline';
-import { connect } from '../api.js';
-import type { BackendChoice, Connection, DatagramSocket } from '../types.js';
-import { parseArgs, parsePort, UsageError } from './args.js';
+import { connect } from '../index.js';
+import type { BackendChoice, Connection, DatagramSocket } from '../index.js';
+import { parseCommand, parsePort, UsageError, type OptionSpec } from './args.js';
 import { frameProblem, framingFlags, type FramingFlags } from './framing-flags.js';
+
+/** `sockengine client --help`. */
+export const CLIENT_USAGE = `usage: sockengine client tcp|udp HOST PORT [MESSAGE...] [options]
+  With MESSAGEs: sends each one and prints each reply, one per line.
+  Without: on a terminal, a prompt loop (\`exit\` ends it); with stdin a pipe or a file, streams
+  like nc: stdin to the socket, the socket to stdout, byte for byte; at the end of stdin it
+  half-closes (tcp) and exits once the server has closed (udp: once no reply came for 1 s).
+      --backend auto|native|node   (default auto)
+      --framing line|delim:HEX|length:N[:le]|fixed:N   tcp: each message (or stdin line) is one
+                             frame; each reply frame is printed as one line
+      --max-frame BYTES      with --framing: the largest reply frame (default 65536)
+  -i, --interactive          the prompt loop even when stdin is not a terminal
+  -h, --help                 this help`;
+
+const options: OptionSpec = {
+  backend: { type: 'string' },
+  framing: { type: 'string' },
+  'max-frame': { type: 'string' },
+  interactive: { type: 'boolean', short: 'i' },
+};
+/** Streaming UDP: after stdin ends, replies are awaited until none came for this long. */
+const UDP_LINGER_MS = 1000;
+const NEWLINE = Buffer.from('\n');
 
 export const PROMPT = 'Please input your message: ';
 /** A reply is complete once as many bytes as were sent have arrived, or the line is quiet
@@ -166,12 +191,13 @@ interface Session {
   close(): void;
 }
 
+/** Prints one reply: its bytes as they came (never decoded), then a newline. */
 function printReply(reply: Buffer | null, silence: () => string): boolean {
   if (reply === null) {
     process.stderr.write(`sockengine: ${silence()}\n`);
     return false;
   }
-  process.stdout.write(`${reply.toString()}\n`);
+  process.stdout.write(Buffer.concat([reply, NEWLINE]));
   return true;
 }
 
@@ -261,7 +287,11 @@ async function framedSession(host: string, port: number, backend: BackendChoice,
 }
 
 export async function client(argv: string[]): Promise<number> {
-  const { options, positionals } = parseArgs(argv, ['backend', 'framing', 'max-frame']);
+  const { options: given, positionals, help } = parseCommand(argv, options);
+  if (help) {
+    process.stdout.write(`${CLIENT_USAGE}\n`);
+    return 0;
+  }
   const [transport, host, portText, ...messages] = positionals;
   const missing = transport === undefined ? 'TRANSPORT' : host === undefined ? 'HOST' : portText === undefined ? 'PORT' : '';
   if (missing || transport === undefined || host === undefined || portText === undefined) {
@@ -271,27 +301,43 @@ export async function client(argv: string[]): Promise<number> {
     throw new UsageError(`client transport must be tcp or udp, got '${transport}'`);
   }
   const port = parsePort(portText, 'PORT', false);
-  const backend = options.get('backend') ?? 'auto';
-  if (!['auto', 'native', 'node'].includes(backend)) {
-    throw new UsageError(`--backend must be auto, native or node, got '${backend}'`);
+  const backendText = given.get('backend') ?? 'auto';
+  if (!['auto', 'native', 'node'].includes(backendText)) {
+    throw new UsageError(`--backend must be auto, native or node, got '${backendText}'`);
   }
-  const framed = framingFlags(options, transport);
+  const backend = backendText as BackendChoice;
+  const framed = framingFlags(given, transport);
   if (framed !== null) {
     for (const message of messages) {
       const problem = frameProblem(framed, Buffer.from(message));
       if (problem !== null) throw new UsageError(`${problem} (MESSAGE ${JSON.stringify(message)})`);
     }
   }
-
-  let session: Session;
-  try {
-    if (framed !== null) session = await framedSession(host, port, backend as BackendChoice, framed);
-    else if (transport === 'udp') session = await udpSession(host, port, backend as BackendChoice);
-    else session = await tcpSession(host, port, backend as BackendChoice);
-  } catch (error) {
+  const interactiveLoop = given.has('interactive') || process.stdin.isTTY === true;
+  if (given.has('interactive') && messages.length > 0) {
+    throw new UsageError('--interactive reads messages from stdin; give no MESSAGE with it');
+  }
+  const cannotReach = (error: unknown) => {
     const verb = transport === 'udp' ? 'reach' : 'connect to';
     process.stderr.write(`sockengine: cannot ${verb} ${host}:${port}: ${(error as Error).message}\n`);
     return 1;
+  };
+  if (messages.length === 0 && !interactiveLoop) {
+    try {
+      if (transport === 'udp') return await streamUdp(host, port, backend);
+      return await streamTcp(host, port, backend, framed);
+    } catch (error) {
+      return cannotReach(error);
+    }
+  }
+
+  let session: Session;
+  try {
+    if (framed !== null) session = await framedSession(host, port, backend, framed);
+    else if (transport === 'udp') session = await udpSession(host, port, backend);
+    else session = await tcpSession(host, port, backend);
+  } catch (error) {
+    return cannotReach(error);
   }
   try {
     if (messages.length > 0) {
@@ -306,6 +352,101 @@ export async function client(argv: string[]): Promise<number> {
   } finally {
     session.close();
   }
+}
+
+/** Waits until stdout has taken everything written to it (a pipe may hold it back). */
+function stdoutFlushed(): Promise<void> {
+  return new Promise((resolve) => process.stdout.write('', () => resolve()));
+}
+
+/**
+ * nc-style TCP: stdin's bytes go to the server as they come, the server's bytes to stdout as
+ * they come, each side paused while the other cannot keep up. At the end of stdin our side
+ * half-closes; the command exits once the server has closed: 0, or 1 after a failure. With
+ * framing, each stdin line is one frame and each reply frame is printed as a line.
+ */
+async function streamTcp(host: string, port: number, backend: BackendChoice, framed: FramingFlags | null): Promise<number> {
+  const stdin = process.stdin;
+  let closed!: (error?: Error) => void;
+  const finished = new Promise<Error | undefined>((resolve) => (closed = resolve));
+  const connection = await connect({
+    host,
+    port,
+    backend,
+    ...(framed === null ? {} : { framing: framed.framing, maxFrame: framed.maxFrame }),
+    handler: {
+      data(conn, chunk) {
+        const bytes = framed === null ? chunk : Buffer.concat([chunk, NEWLINE]);
+        if (!process.stdout.write(bytes)) {
+          conn.pause();
+          process.stdout.once('drain', () => conn.resume());
+        }
+      },
+      drain: () => stdin.resume(),
+      close: (_conn, error) => closed(error),
+    },
+  });
+  if (framed === null) {
+    stdin.on('data', (chunk: Buffer) => {
+      if (!connection.write(chunk)) stdin.pause();
+    });
+    stdin.on('end', () => connection.end());
+  } else {
+    const lines = createInterface({ input: stdin, terminal: false, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      const payload = Buffer.from(line);
+      const problem = frameProblem(framed, payload);
+      if (problem !== null) process.stderr.write(`sockengine: ${problem}; not sent\n`);
+      else connection.send(payload);
+    });
+    lines.on('close', () => connection.end());
+  }
+  const error = await finished;
+  // The server is gone: whatever stdin still holds has nowhere to go.
+  stdin.destroy();
+  await stdoutFlushed();
+  if (error) {
+    process.stderr.write(`sockengine: ${host}:${port}: ${error.message}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/**
+ * nc-style UDP: each read from stdin goes out as one datagram, each datagram that arrives is
+ * written to stdout as it is. After stdin ends, it waits for replies until none has come for
+ * UDP_LINGER_MS (UDP has no close to wait for).
+ */
+async function streamUdp(host: string, port: number, backend: BackendChoice): Promise<number> {
+  let lastHeard = Date.now();
+  let failure: Error | undefined;
+  const socket = await connect({
+    transport: 'udp',
+    host,
+    port,
+    backend,
+    handler: {
+      message(_socket, data) {
+        lastHeard = Date.now();
+        process.stdout.write(Buffer.from(data));
+      },
+      error(_socket, error) {
+        failure ??= error;
+      },
+    },
+  });
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) socket.send(chunk);
+  lastHeard = Date.now();
+  while (failure === undefined && Date.now() - lastHeard < UDP_LINGER_MS) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  socket.close();
+  await stdoutFlushed();
+  if (failure) {
+    process.stderr.write(`sockengine: ${host}:${port}: ${failure.message}\n`);
+    return 1;
+  }
+  return 0;
 }
 
 async function interactive(session: Session): Promise<number> {

@@ -1,18 +1,29 @@
-/** The sockengine command: `serve` and `client`. */
+/** The sockengine command: `serve`, `client` and `build`. */
+import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
-import { client } from './client.js';
-import { serve } from './serve.js';
+import { build, BUILD_USAGE } from './build.js';
+import { client, CLIENT_USAGE } from './client.js';
+import { serve, SERVE_USAGE } from './serve.js';
 
-export const USAGE = `usage:
-  sockengine serve [--transport tcp|udp] [--host 127.0.0.1] [--port 48763] [--backend auto|native|node]
-                   [--handler uppercase|echo|reply:TEXT|PATH] [--idle-timeout MS] [--max-connections N]
-                   [--max-buffered-bytes BYTES] [--shutdown-timeout MS (default 2000)]
-                   [--framing line|delim:HEX|length:N[:le]|fixed:N [--max-frame BYTES (default 65536)]]
-  sockengine client tcp|udp HOST PORT [MESSAGE...] [--backend auto|native|node]
-                   [--framing line|delim:HEX|length:N[:le]|fixed:N [--max-frame BYTES]]
+/** `sockengine --help`: every command's usage. */
+export const USAGE = `usage: sockengine COMMAND [options]   (sockengine COMMAND --help for one command)
+
+${SERVE_USAGE}
+
+${CLIENT_USAGE}
+
+${BUILD_USAGE}
+
+  sockengine --version       the version
 framing (tcp only): each message is one frame; a frame over --max-frame closes the connection.
   line: ends at LF (a CR before it dropped); delim:HEX: ends at these bytes, e.g. delim:0d0a;
   length:N[:le]: an N-byte (1, 2, 4 or 8) length header, big-endian unless :le; fixed:N: N bytes each`;
+
+/** The package's version, from its package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 /** Runs the command; resolves to the exit status. */
 export async function main(argv: string[]): Promise<number> {
@@ -20,11 +31,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'serve') return await serve(rest);
     if (command === 'client') return await client(rest);
-    if (command === '--help' || command === '-h' || command === 'help') {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    throw new UsageError(command === undefined ? 'missing command (serve or client)' : `unknown command '${command}'`);
+    if (command === 'build') return await build(rest);
+    if (command === '--version' || command === '-V' || command === 'version') return print(version());
+    if (command === '--help' || command === '-h' || command === 'help') return print(USAGE);
+    throw new UsageError(command === undefined ? 'missing command (serve, client or build)' : `unknown command '${command}'`);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`sockengine: ${error.message} (try sockengine --help)\n`);
@@ -32,4 +42,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+function print(text: string): number {
+  process.stdout.write(`${text}\n`);
+  return 0;
 }

@@ -1,26 +1,45 @@
 /** `sockengine serve`: one server until SIGINT or SIGTERM. */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_PORT, listen } from '../api.js';
-import { SockengineError } from '../errors.js';
-import type { BackendChoice, BuiltinHandlerName, Server, TcpHandler, UdpHandler, UdpServer } from '../types.js';
+import { DEFAULT_PORT, HandlerError, listen } from '../index.js';
+import type { BackendChoice, BuiltinHandlerName, Server, TcpHandler, UdpHandler, UdpServer } from '../index.js';
 import { checkHandler, isBuiltinName } from '../validate.js';
-import { parseArgs, parsePort, UsageError } from './args.js';
+import { parseCommand, parsePort, UsageError, type OptionSpec } from './args.js';
 import { framingFlags } from './framing-flags.js';
 
-const options = [
-  'transport',
-  'host',
-  'port',
-  'backend',
-  'handler',
-  'idle-timeout',
-  'max-connections',
-  'max-buffered-bytes',
-  'shutdown-timeout',
-  'framing',
-  'max-frame',
-] as const;
+/** `sockengine serve --help`. */
+export const SERVE_USAGE = `usage: sockengine serve [options]
+  -H, --host ADDRESS         address to bind (default 127.0.0.1)
+  -p, --port PORT            port to bind; 0 picks a free one, printed on the ready line (default ${DEFAULT_PORT})
+      --transport tcp|udp    (default tcp)
+      --backend auto|native|node   (default auto)
+      --handler NAME|PATH    uppercase, echo, reply:TEXT, or a module path (contains / or ends in .js, .mjs, .ts)
+                             whose default export is a handler object (default uppercase)
+      --idle-timeout MS      tcp: close a connection silent this long
+      --max-connections N    tcp: shed connections beyond N open
+      --max-buffered-bytes BYTES   tcp: fail a connection whose write queue grows past BYTES
+      --shutdown-timeout MS  after SIGINT/SIGTERM, close connections still open after MS (default 2000)
+      --framing line|delim:HEX|length:N[:le]|fixed:N   tcp: one message per frame
+      --max-frame BYTES      with --framing: the largest frame (default 65536)
+      --stats SECONDS        print a one-line summary of the server's counters every SECONDS
+  -h, --help                 this help`;
+
+const options: OptionSpec = {
+  transport: { type: 'string' },
+  host: { type: 'string', short: 'H' },
+  port: { type: 'string', short: 'p' },
+  backend: { type: 'string' },
+  handler: { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-buffered-bytes': { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
+  framing: { type: 'string' },
+  'max-frame': { type: 'string' },
+  stats: { type: 'string' },
+};
+/** --stats: the shortest interval, so a typo such as 0.001 cannot flood the terminal. */
+const SHORTEST_STATS_SECONDS = 0.1;
 /** How long a signalled server waits for open connections by default (--shutdown-timeout). */
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
 /** At most this many handler-failure lines per second on stderr; the rest are counted. */
@@ -52,7 +71,7 @@ export function reportingFailures(handler: TcpHandler, write: (line: string) => 
         userError?.call(handler, connection, error);
       } finally {
         // Socket errors (resets, timeouts) are the peer's doing, not the handler's.
-        if (!(error instanceof SockengineError)) {
+        if (error instanceof HandlerError) {
           const now = Date.now();
           if (now - windowStart >= 1000) {
             if (suppressed > 0) write(`sockengine: ${suppressed} more handler failures not shown\n`);
@@ -63,7 +82,8 @@ export function reportingFailures(handler: TcpHandler, write: (line: string) => 
           if (lines < FAILURE_LINES_PER_SECOND) {
             lines++;
             const peer = `${connection.remoteAddress}:${connection.remotePort}`;
-            write(`sockengine: handler failed on ${peer}, connection closed: ${error.stack?.split('\n')[0] ?? error.message}\n`);
+            const thrown = error.cause instanceof Error ? error.cause.stack?.split('\n')[0] ?? String(error.cause) : String(error.cause);
+            write(`sockengine: handler failed on ${peer}, connection closed: ${thrown}\n`);
           } else {
             suppressed++;
           }
@@ -73,8 +93,18 @@ export function reportingFailures(handler: TcpHandler, write: (line: string) => 
   } satisfies Pick<TcpHandler, 'error'>);
 }
 
+/** A --handler value is a module path only when it looks like one; a bare word is a name. */
+function looksLikePath(spec: string): boolean {
+  return spec.includes('/') || /\.(?:m?js|cjs|ts|mts)$/.test(spec);
+}
+
 async function loadHandler(spec: string, transport: 'tcp' | 'udp'): Promise<BuiltinHandlerName | TcpHandler | UdpHandler> {
   if (isBuiltinName(spec)) return spec;
+  if (!looksLikePath(spec)) {
+    throw new UsageError(
+      `--handler '${spec}' is not a built-in (uppercase, echo, reply:TEXT); a module path contains / or ends in .js, .mjs or .ts`,
+    );
+  }
   const path = isAbsolute(spec) ? spec : resolve(spec);
   let module: { default?: unknown };
   try {
@@ -100,8 +130,33 @@ function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/** --stats SECONDS: a positive number of seconds, at least SHORTEST_STATS_SECONDS. */
+function parseStatsInterval(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(seconds >= SHORTEST_STATS_SECONDS)) {
+    throw new UsageError(`--stats must be a number of seconds, at least ${SHORTEST_STATS_SECONDS}, got '${text}'`);
+  }
+  return seconds;
+}
+
+/** The --stats line: the transport, where, then every counter as name=value. */
+export function statsLine(server: Server | UdpServer): string {
+  const bound = server.address();
+  const stats = server.stats();
+  // Connections open first, then the counters in the order stats() gives them.
+  const fields: Array<[string, number]> = Object.entries(stats);
+  fields.sort(([a], [b]) => Number(b === 'connections') - Number(a === 'connections'));
+  const counters = fields.map(([name, value]) => `${name}=${value}`);
+  return `stats ${server.transport} ${hostPort(bound.address, bound.port)} ${counters.join(' ')}`;
+}
+
 export async function serve(argv: string[]): Promise<number> {
-  const { options: given, positionals } = parseArgs(argv, options);
+  const { options: given, positionals, help } = parseCommand(argv, options);
+  if (help) {
+    process.stdout.write(`${SERVE_USAGE}\n`);
+    return 0;
+  }
   if (positionals.length > 0) throw new UsageError(`serve takes no positional arguments, got '${positionals[0]}'`);
   const transport = given.get('transport') ?? 'tcp';
   if (transport !== 'tcp' && transport !== 'udp') throw new UsageError(`--transport must be tcp or udp, got '${transport}'`);
@@ -118,6 +173,7 @@ export async function serve(argv: string[]): Promise<number> {
     maxBufferedBytes: parseCount(given.get('max-buffered-bytes'), 'max-buffered-bytes'),
   };
   const shutdownTimeout = parseCount(given.get('shutdown-timeout'), 'shutdown-timeout') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  const statsSeconds = parseStatsInterval(given.get('stats'));
   if (transport === 'udp') {
     for (const [flag, value] of Object.entries(limits)) {
       if (value !== undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to tcp only`);
@@ -154,9 +210,13 @@ export async function serve(argv: string[]): Promise<number> {
     }
     return 1;
   }
+  const statsTimer = statsSeconds === undefined
+    ? undefined
+    : setInterval(() => process.stdout.write(`${statsLine(server)}\n`), statsSeconds * 1000);
   // Signal handlers go in before the ready line: a tool may signal as soon as it reads it.
   const stopped = new Promise<number>((done) => {
     const stop = () => {
+      clearInterval(statsTimer);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       // A second signal ends it at once; connections still open after --shutdown-timeout

@@ -10,6 +10,7 @@
  *   so later records of that same batch (the close of its last connections) still find it.
  */
 import type { NativeBinding } from '../binding.js';
+import { debugEnabled, debugLog } from '../debug.js';
 import {
   BufferFullError,
   FrameLengthError,
@@ -20,7 +21,7 @@ import {
 } from '../errors.js';
 import type { FramingSpec } from '../framing.js';
 import type { TcpHandler } from '../types.js';
-import { EngineError, EventType, Field, RECORD_FIELDS, syscallNames } from './events.js';
+import { EngineError, EventType, Field, RECORD_FIELDS, syscallNames, wireFormat } from './events.js';
 import type { NativeConnection } from './tcp.js';
 import type { NativeDatagramSocket } from './udp.js';
 
@@ -182,6 +183,7 @@ export class NativeEngine {
   private dispatch(records: Int32Array, i: number, bytes: Buffer): void {
     const id = records[i + Field.Id]!;
     const endpoint = records[i + Field.Endpoint]!;
+    if (debugEnabled) logRecord(records, i);
     switch (records[i + Field.Type]) {
       case EventType.Data: {
         const offset = records[i + Field.Offset]!;
@@ -276,6 +278,43 @@ export class NativeEngine {
     // A framing failure leaves the closing to JavaScript (see EngineError in events.h).
     else if (isFramingFailure(code) && !this.destroyedInBatch.has(id)) this.binding.destroy(id);
   }
+}
+
+/** SOCKENGINE_DEBUG: one line per engine decision a record reports (data records are not logged). */
+function logRecord(records: Int32Array, i: number): void {
+  const id = records[i + Field.Id]!;
+  const endpoint = records[i + Field.Endpoint]!;
+  const who = endpoint === 0 ? `client connection ${id}` : `connection ${id} of server ${endpoint}`;
+  const code = records[i + Field.Code]!;
+  switch (records[i + Field.Type]) {
+    case EventType.Open:
+      debugLog(endpoint === 0 ? `native: ${who} connected` : `native: accepted ${who}`);
+      return;
+    case EventType.Drain:
+      debugLog(`native: ${who} write queue drained, back pressure off`);
+      return;
+    case EventType.End:
+      debugLog(`native: ${who} peer ended its side`);
+      return;
+    case EventType.Error:
+      debugLog(`native: ${who} failed: ${engineErrorName(code)} in ${syscallNames[records[i + Field.Detail]!] ?? 'unknown'}`);
+      return;
+    case EventType.Close:
+      debugLog(`native: ${who} closed${code !== 0 ? ` with ${engineErrorName(code)}` : ''}`);
+      return;
+    case EventType.ServerIdle:
+      debugLog(`native: server ${id} closed and idle`);
+      return;
+    case EventType.DatagramError:
+      debugLog(`native: udp socket ${id} error ${engineErrorName(code)}`);
+      return;
+  }
+}
+
+function engineErrorName(code: number): string {
+  const named = Object.entries(wireFormat.EngineError).find(([, value]) => value === code);
+  if (named) return named[0];
+  return code === 0 ? 'no error' : new SystemError(code, 'debug').code;
 }
 
 /**

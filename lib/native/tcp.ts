@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 import type { FramingSpec } from '../framing.js';
 import { BaseConnection, Flag, type ConnectionContext } from '../connection.js';
 import { numericHost } from '../dns.js';
-import { SystemError } from '../errors.js';
+import { debugEnabled, debugLog } from '../debug.js';
+import { HandlerError, SystemError } from '../errors.js';
 import { describePath, isAbstract, removeSocketFile, type UnixListenSettings } from '../unix.js';
 import type {
   BoundAddress,
@@ -22,6 +23,11 @@ type HeldEvent = { kind: 'data'; chunk: Buffer } | { kind: 'end' } | { kind: 'cl
 /** A native connection's context: the server's (or client's) handler, plus the engine. */
 export interface NativeContext<State = unknown> extends ConnectionContext<State> {
   readonly engine: NativeEngine;
+  /**
+   * Connections JavaScript destroyed because a handler member threw: the engine sees a
+   * plain destroy, so the server's closedWithError adds these.
+   */
+  readonly handlerFailures: { count: number };
 }
 
 const Gone = Flag.FirstFree;
@@ -32,6 +38,7 @@ interface Extra {
   held?: HeldEvent[];
   error?: Error;
   peer?: [string, number];
+  local?: [string, number];
 }
 
 export class NativeConnection<State = unknown> extends BaseConnection<State> {
@@ -92,6 +99,22 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     return this.peer()[1];
   }
 
+  override get localAddress(): string {
+    return this.local()[0];
+  }
+
+  override get localPort(): number {
+    return this.local()[1];
+  }
+
+  private local(): [string, number] {
+    if (this.extra?.local === undefined && !this.gone) {
+      const found = this.engine.binding.peerAddress(this.id, true);
+      if (found) (this.extra ??= {}).local = found;
+    }
+    return this.extra?.local ?? ['', 0];
+  }
+
   private peer(): [string, number] {
     if (this.extra?.peer === undefined && !this.gone) {
       const found = this.engine.binding.peerAddress(this.id);
@@ -117,6 +140,9 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     // A negative result means the connection failed; its error and close events are queued.
     if (queued < 0) return false;
     if (queued < this.highWaterMark) return true;
+    if (debugEnabled && !this.needDrain) {
+      debugLog(`native: connection ${this.id} back pressure on: ${queued} bytes queued, highWaterMark ${this.highWaterMark}`);
+    }
     this.needDrain = true;
     // Nothing is queued (a zero high-water mark): the engine will not report a drain.
     if (queued === 0) process.nextTick(() => this.deliverDrain());
@@ -131,6 +157,7 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
 
   protected abort(error?: Error): void {
     if (this.closed) return;
+    if (error instanceof HandlerError) (this.context as NativeContext<State>).handlerFailures.count++;
     this.destroyRequested = true;
     const wasGone = this.gone;
     this.gone = true;
@@ -218,13 +245,11 @@ export class NativeServer implements Server {
   private onIdle: (() => void) | undefined;
   private deadline: NodeJS.Timeout | undefined;
   private lastStats: ServerStats = {
-    connections: 0,
-    accepted: 0,
-    rejected: 0,
-    timedOut: 0,
-    framesTooLong: 0,
-    proxyRejected: 0,
+    connections: 0, accepted: 0, rejected: 0, timedOut: 0, framesTooLong: 0, proxyRejected: 0, closedWithError: 0, bytesIn: 0, bytesOut: 0,
   };
+
+  /** Shared with the server's connections (NativeContext.handlerFailures). */
+  readonly handlerFailures = { count: 0 };
 
   /** A Unix-domain server's socket file, removed when it stops listening. */
   private readonly socketFile: string | undefined;
@@ -249,7 +274,19 @@ export class NativeServer implements Server {
     // Once the server is gone its last counters stay readable.
     if (now) this.lastStats = now;
     else this.lastStats = { ...this.lastStats, connections: 0 };
-    return { ...this.lastStats };
+    const last = this.lastStats;
+    // The same fields in the same order as the node backend's.
+    return {
+      connections: last.connections,
+      accepted: last.accepted,
+      rejected: last.rejected,
+      timedOut: last.timedOut,
+      framesTooLong: last.framesTooLong,
+      proxyRejected: last.proxyRejected,
+      closedWithError: last.closedWithError + this.handlerFailures.count,
+      bytesIn: last.bytesIn,
+      bytesOut: last.bytesOut,
+    };
   }
 
   close(options?: CloseOptions): Promise<void> {
@@ -324,9 +361,15 @@ function engineSettings(options: ConnectionSettings) {
   };
 }
 
-function contextOf(engine: NativeEngine, handler: TcpHandler, options: ConnectionSettings): NativeContext {
+function contextOf(
+  engine: NativeEngine,
+  handler: TcpHandler,
+  options: ConnectionSettings,
+  handlerFailures = { count: 0 },
+): NativeContext {
   return {
     engine,
+    handlerFailures,
     handler,
     highWaterMark: options.highWaterMark,
     allowHalfOpen: options.allowHalfOpen,
@@ -346,7 +389,8 @@ export async function listenNative(engine: NativeEngine, options: NativeListenOp
     backlog: options.backlog,
     ipv6Only: options.ipv6Only,
     builtin,
-    deliverOpen: typeof handler?.open === 'function',
+    // SOCKENGINE_DEBUG logs each accept, so the engine reports them all then.
+    deliverOpen: typeof handler?.open === 'function' || (debugEnabled && handler !== undefined),
     maxConnections: options.maxConnections,
     proxyTimeout: options.proxyTimeout,
     ...(unix && { path: Buffer.from(unix.path), permissions: unix.permissions }),
@@ -359,8 +403,9 @@ export async function listenNative(engine: NativeEngine, options: NativeListenOp
   const bound: BoundAddress = unix
     ? { address: unix.path, port: 0, family: 'unix' }
     : { address: result.address, port: result.port, family: isIP(result.address) === 6 ? 'IPv6' : 'IPv4' };
+  if (debugEnabled) debugLog(`native: server ${result.endpoint} listening on ${unix ? describePath(unix.path) : `${result.address}:${result.port}`}${builtin ? ` (built-in ${builtin}: its connections are served without JavaScript and not logged)` : ''}`);
   const server = new NativeServer(engine, result.endpoint, bound, unix && !isAbstract(unix.path) ? unix.path : undefined);
-  const context = contextOf(engine, handler ?? {}, options);
+  const context = contextOf(engine, handler ?? {}, options, server.handlerFailures);
   engine.addEndpoint(result.endpoint, {
     listensFor: (member) => typeof handler?.[member] === 'function',
     accept: (id) => new NativeConnection(context, id),

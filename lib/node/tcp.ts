@@ -10,6 +10,7 @@ import type { BoundAddress, BuiltinHandlerName, CloseOptions, Server, ServerStat
 import { parseProxyHeader } from '../proxy.js';
 import type { UnixListenSettings } from '../unix.js';
 import { checkCloseOptions, toBytes } from '../validate.js';
+import { debugEnabled, debugLog } from '../debug.js';
 
 export class NodeConnection<State = unknown> extends BaseConnection<State> {
   private readonly socket: net.Socket;
@@ -52,7 +53,10 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
         }
       });
     }
-    socket.on('drain', () => this.deliverDrain());
+    socket.on('drain', () => {
+      if (debugEnabled) debugLog(`node: connection ${this.remoteAddress}:${this.remotePort} write queue drained, back pressure off`);
+      this.deliverDrain();
+    });
     socket.on('end', () => {
       if (this.paused) this.heldEnd = true;
       else this.endedByPeer();
@@ -90,6 +94,29 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
     return this.proxied?.port ?? this.socket.remotePort ?? 0;
   }
 
+  get localAddress(): string {
+    return this.socket.localAddress ?? '';
+  }
+
+  get localPort(): number {
+    return this.socket.localPort ?? 0;
+  }
+
+  /** Bytes read from and written to the socket so far (node:net counts them). */
+  get bytesIn(): number {
+    return this.socket.bytesRead;
+  }
+
+  get bytesOut(): number {
+    // bytesWritten counts what write() accepted; what is still queued has not left.
+    return this.socket.bytesWritten - this.socket.writableLength;
+  }
+
+  /** The connection ended with an error (for the server's closedWithError). */
+  get failed(): boolean {
+    return this.error !== undefined;
+  }
+
   write(data: Uint8Array | string): boolean {
     const bytes = toBytes(data);
     if (this.closed || this.ending) return false;
@@ -114,6 +141,9 @@ export class NodeConnection<State = unknown> extends BaseConnection<State> {
       return false;
     }
     if (belowMark) return true;
+    if (debugEnabled && !this.needDrain) {
+      debugLog(`node: connection ${this.remoteAddress}:${this.remotePort} back pressure on: ${this.socket.writableLength} bytes queued, highWaterMark ${this.context.highWaterMark}`);
+    }
     this.needDrain = true;
     return false;
   }
@@ -177,6 +207,10 @@ class NodeServer implements Server {
   proxyRejected = 0;
   /** Accepted sockets still sending their PROXY header (not yet connections to the handler). */
   readonly handshaking = new Set<net.Socket>();
+  private closedWithError = 0;
+  /** Bytes of connections already closed; open ones are summed when stats() is asked. */
+  private bytesInClosed = 0;
+  private bytesOutClosed = 0;
   private listenerClosed = false;
   private closing: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
@@ -184,7 +218,17 @@ class NodeServer implements Server {
 
   constructor(server: net.Server) {
     this.server = server;
-    server.on('drop', () => this.rejected++);
+    server.on('drop', (peer) => {
+      this.rejected++;
+      if (debugEnabled) debugLog(`node: rejected ${peer?.remoteAddress}:${peer?.remotePort}: maxConnections open`);
+    });
+    // Out of descriptors: libuv accepts and closes the waiting connections itself and
+    // normally says nothing; when it cannot (no spare descriptor) node:net reports EMFILE
+    // here. The server goes on either way.
+    server.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EMFILE' || error.code === 'ENFILE') this.rejected++;
+      if (debugEnabled) debugLog(`node: accept failed: ${error.code ?? error.message}`);
+    });
   }
 
   get connections(): number {
@@ -206,6 +250,12 @@ class NodeServer implements Server {
   }
 
   stats(): ServerStats {
+    let bytesIn = this.bytesInClosed;
+    let bytesOut = this.bytesOutClosed;
+    for (const connection of this.open) {
+      bytesIn += connection.bytesIn;
+      bytesOut += connection.bytesOut;
+    }
     return {
       connections: this.connections,
       accepted: this.accepted,
@@ -213,6 +263,9 @@ class NodeServer implements Server {
       timedOut: this.timedOut,
       framesTooLong: this.framesTooLong,
       proxyRejected: this.proxyRejected,
+      closedWithError: this.closedWithError,
+      bytesIn,
+      bytesOut,
     };
   }
 
@@ -228,6 +281,9 @@ class NodeServer implements Server {
   connectionClosed(connection: NodeConnection): void {
     if (connection.timedOut) this.timedOut++;
     if (connection.frameTooLong) this.framesTooLong++;
+    if (connection.failed) this.closedWithError++;
+    this.bytesInClosed += connection.bytesIn;
+    this.bytesOutClosed += connection.bytesOut;
     this.open.delete(connection);
     this.resolveIfDone();
   }
@@ -312,9 +368,13 @@ export function listenNode(options: NodeListenOptions): Promise<Server> {
   const serve = (socket: net.Socket, proxied?: { address: string; port: number }) => {
     const connection = new NodeConnection(socket, context, proxied);
     server.connectionOpened(connection);
-    socket.on('close', () => server.connectionClosed(connection));
     // A socket paused for its PROXY header reads again now that the handler listens.
     if (proxied !== undefined || socket.isPaused()) socket.resume();
+    if (debugEnabled) debugLog(`node: accepted connection ${connection.remoteAddress}:${connection.remotePort}`);
+    socket.on('close', () => {
+      if (debugEnabled) debugLog(`node: connection ${connection.remoteAddress}:${connection.remotePort} closed${connection.failed ? ' with an error' : ''}`);
+      server.connectionClosed(connection);
+    });
     connection.deliverOpen();
   };
   netServer.on('connection', (socket) => {

@@ -137,11 +137,15 @@ Napi::Value listen(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// peerAddress(id) -> [address, port], or null once the connection is gone.
+// peerAddress(id, local) -> [address, port] of the peer (or, with `local` true, of our own
+// side), or null once the connection is gone.
 Napi::Value peerAddress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SockAddr peer;
-  if (engineOf(info)->loop().peerAddress(idArgument(info), &peer) < 0) return env.Null();
+  Loop& loop = engineOf(info)->loop();
+  bool local = info.Length() > 1 && info[1].ToBoolean().Value();
+  int found = local ? loop.localAddress(idArgument(info), &peer) : loop.peerAddress(idArgument(info), &peer);
+  if (found < 0) return env.Null();
   char text[INET6_ADDRSTRLEN];
   sys::formatAddress(peer, text, sizeof(text));
   Napi::Array result = Napi::Array::New(env, 2);
@@ -157,7 +161,7 @@ Napi::Value closeListener(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), remaining);
 }
 
-// endpointStats(endpoint) -> { accepted, rejected, timedOut, connections } or null
+// endpointStats(endpoint) -> ServerStats (lib/types.ts) or null
 Napi::Value endpointStats(const Napi::CallbackInfo& info) {
   const Endpoint* endpoint = engineOf(info)->loop().endpoint(idArgument(info));
   if (endpoint == nullptr) return info.Env().Null();
@@ -167,6 +171,9 @@ Napi::Value endpointStats(const Napi::CallbackInfo& info) {
   result.Set("timedOut", static_cast<double>(endpoint->timedOut));
   result.Set("framesTooLong", static_cast<double>(endpoint->framesTooLong));
   result.Set("proxyRejected", static_cast<double>(endpoint->proxyRejected));
+  result.Set("closedWithError", static_cast<double>(endpoint->closedWithError));
+  result.Set("bytesIn", static_cast<double>(endpoint->bytesIn));
+  result.Set("bytesOut", static_cast<double>(endpoint->bytesOut));
   result.Set("connections", endpoint->connections);
   return result;
 }
