@@ -7,12 +7,13 @@
  */
 import { createInterface } from 'node:readline';
 import { connect } from '../index.js';
-import type { BackendChoice, Connection, DatagramSocket } from '../index.js';
+import type { BackendChoice, ConnectOptions, Connection, DatagramSocket } from '../index.js';
 import { parseCommand, parsePort, UsageError, type OptionSpec } from './args.js';
 import { frameProblem, framingFlags, type FramingFlags } from './framing-flags.js';
 
 /** `sockengine client --help`. */
 export const CLIENT_USAGE = `usage: sockengine client tcp|udp HOST PORT [MESSAGE...] [options]
+       sockengine client unix PATH [MESSAGE...] [options]   (a Unix stream socket; @NAME: abstract)
   With MESSAGEs: sends each one and prints each reply, one per line.
   Without: on a terminal, a prompt loop (\`exit\` ends it); with stdin a pipe or a file, streams
   like nc: stdin to the socket, the socket to stdout, byte for byte; at the end of stdin it
@@ -224,9 +225,25 @@ async function udpSession(host: string, port: number, backend: BackendChoice): P
   };
 }
 
-async function tcpSession(host: string, port: number, backend: BackendChoice): Promise<Session> {
+/** Where a stream client connects: a host and port, or a Unix socket's path. */
+type StreamTarget = { host: string; port: number } | { path: string };
+
+/** The target as messages name it: HOST:PORT, or the socket's path (`@name` for an abstract one). */
+function shown(target: StreamTarget): string {
+  if ('path' in target) return target.path.startsWith('\0') ? `@${target.path.slice(1)}` : target.path;
+  return `${target.host}:${target.port}`;
+}
+
+/** A stream connection to the target, by address or by path. */
+function connectTo(target: StreamTarget, options: Omit<ConnectOptions, 'host' | 'port'>): Promise<Connection> {
+  return 'path' in target
+    ? connect({ ...options, path: target.path })
+    : connect({ ...options, host: target.host, port: target.port });
+}
+
+async function tcpSession(target: StreamTarget, backend: BackendChoice): Promise<Session> {
   const reader = new ReplyReader();
-  const connection = await connect({ host, port, backend, handler: reader.handler });
+  const connection = await connectTo(target, { backend, handler: reader.handler });
   return {
     async exchange(message) {
       const bytes = Buffer.from(message);
@@ -238,8 +255,8 @@ async function tcpSession(host: string, port: number, backend: BackendChoice): P
       connection.write(bytes);
       return printReply(await reader.next(bytes.length), () =>
         reader.gone
-          ? `${host}:${port} closed the connection`
-          : `no reply from ${host}:${port} within ${REPLY_TIMEOUT_MS / 1000} s`,
+          ? `${shown(target)} closed the connection`
+          : `no reply from ${shown(target)} within ${REPLY_TIMEOUT_MS / 1000} s`,
       );
     },
     send: (text) => connection.write(text),
@@ -247,16 +264,16 @@ async function tcpSession(host: string, port: number, backend: BackendChoice): P
   };
 }
 
-async function framedSession(host: string, port: number, backend: BackendChoice, flags: FramingFlags): Promise<Session> {
+async function framedSession(target: StreamTarget, backend: BackendChoice, flags: FramingFlags): Promise<Session> {
   const reader = new FrameReader();
-  const connection = await connect({
-    host, port, backend, handler: reader.handler, framing: flags.framing, maxFrame: flags.maxFrame,
+  const connection = await connectTo(target, {
+    backend, handler: reader.handler, framing: flags.framing, maxFrame: flags.maxFrame,
   });
   const silence = (replies: number, wanted: number) => () => {
     const counted = wanted > 1 ? ` after ${replies} of ${wanted} replies` : '';
     return reader.gone
-      ? `${host}:${port} closed the connection${counted}`
-      : `no reply from ${host}:${port} within ${REPLY_TIMEOUT_MS / 1000} s${counted}`;
+      ? `${shown(target)} closed the connection${counted}`
+      : `no reply from ${shown(target)} within ${REPLY_TIMEOUT_MS / 1000} s${counted}`;
   };
   return {
     async exchange(message) {
@@ -292,15 +309,31 @@ export async function client(argv: string[]): Promise<number> {
     process.stdout.write(`${CLIENT_USAGE}\n`);
     return 0;
   }
+  const transportText = positionals[0];
+  if (transportText === 'unix') {
+    const [, path, ...rest] = positionals;
+    if (path === undefined || path === '') throw new UsageError('client: missing PATH (usage: sockengine client unix PATH [MESSAGE...])');
+    // A Unix socket is a stream like TCP: everything below treats it as one.
+    return run('tcp', { path: path.startsWith('@') ? `\0${path.slice(1)}` : path }, rest, given);
+  }
   const [transport, host, portText, ...messages] = positionals;
   const missing = transport === undefined ? 'TRANSPORT' : host === undefined ? 'HOST' : portText === undefined ? 'PORT' : '';
   if (missing || transport === undefined || host === undefined || portText === undefined) {
-    throw new UsageError(`client: missing ${missing} (usage: sockengine client tcp|udp HOST PORT [MESSAGE...])`);
+    throw new UsageError(`client: missing ${missing} (usage: sockengine client tcp|udp HOST PORT [MESSAGE...] or client unix PATH [MESSAGE...])`);
   }
   if (transport !== 'tcp' && transport !== 'udp') {
-    throw new UsageError(`client transport must be tcp or udp, got '${transport}'`);
+    throw new UsageError(`client transport must be tcp, udp or unix, got '${transport}'`);
   }
   const port = parsePort(portText, 'PORT', false);
+  return run(transport, { host, port }, messages, given);
+}
+
+async function run(
+  transport: 'tcp' | 'udp',
+  target: StreamTarget,
+  messages: string[],
+  given: Map<string, string>,
+): Promise<number> {
   const backendText = given.get('backend') ?? 'auto';
   if (!['auto', 'native', 'node'].includes(backendText)) {
     throw new UsageError(`--backend must be auto, native or node, got '${backendText}'`);
@@ -319,13 +352,13 @@ export async function client(argv: string[]): Promise<number> {
   }
   const cannotReach = (error: unknown) => {
     const verb = transport === 'udp' ? 'reach' : 'connect to';
-    process.stderr.write(`sockengine: cannot ${verb} ${host}:${port}: ${(error as Error).message}\n`);
+    process.stderr.write(`sockengine: cannot ${verb} ${shown(target)}: ${(error as Error).message}\n`);
     return 1;
   };
   if (messages.length === 0 && !interactiveLoop) {
     try {
-      if (transport === 'udp') return await streamUdp(host, port, backend);
-      return await streamTcp(host, port, backend, framed);
+      if (transport === 'udp' && 'host' in target) return await streamUdp(target.host, target.port, backend);
+      return await streamTcp(target, backend, framed);
     } catch (error) {
       return cannotReach(error);
     }
@@ -333,9 +366,9 @@ export async function client(argv: string[]): Promise<number> {
 
   let session: Session;
   try {
-    if (framed !== null) session = await framedSession(host, port, backend, framed);
-    else if (transport === 'udp') session = await udpSession(host, port, backend);
-    else session = await tcpSession(host, port, backend);
+    if (framed !== null) session = await framedSession(target, backend, framed);
+    else if (transport === 'udp' && 'host' in target) session = await udpSession(target.host, target.port, backend);
+    else session = await tcpSession(target, backend);
   } catch (error) {
     return cannotReach(error);
   }
@@ -365,13 +398,11 @@ function stdoutFlushed(): Promise<void> {
  * half-closes; the command exits once the server has closed: 0, or 1 after a failure. With
  * framing, each stdin line is one frame and each reply frame is printed as a line.
  */
-async function streamTcp(host: string, port: number, backend: BackendChoice, framed: FramingFlags | null): Promise<number> {
+async function streamTcp(target: StreamTarget, backend: BackendChoice, framed: FramingFlags | null): Promise<number> {
   const stdin = process.stdin;
   let closed!: (error?: Error) => void;
   const finished = new Promise<Error | undefined>((resolve) => (closed = resolve));
-  const connection = await connect({
-    host,
-    port,
+  const connection = await connectTo(target, {
     backend,
     ...(framed === null ? {} : { framing: framed.framing, maxFrame: framed.maxFrame }),
     handler: {
@@ -406,7 +437,7 @@ async function streamTcp(host: string, port: number, backend: BackendChoice, fra
   stdin.destroy();
   await stdoutFlushed();
   if (error) {
-    process.stderr.write(`sockengine: ${host}:${port}: ${error.message}\n`);
+    process.stderr.write(`sockengine: ${shown(target)}: ${error.message}\n`);
     return 1;
   }
   return 0;

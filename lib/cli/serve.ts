@@ -22,6 +22,12 @@ export const SERVE_USAGE = `usage: sockengine serve [options]
       --framing line|delim:HEX|length:N[:le]|fixed:N   tcp: one message per frame
       --max-frame BYTES      with --framing: the largest frame (default 65536)
       --stats SECONDS        print a one-line summary of the server's counters every SECONDS
+      --unix PATH            tcp: listen on a Unix stream socket instead (@NAME: an abstract name)
+      --permissions MODE     with --unix: the socket file's mode, octal (e.g. 660)
+      --replace              with --unix: remove a stale socket file (nothing listening) first
+      --proxy-protocol       tcp: each connection starts with a PROXY v1/v2 header (HAProxy
+                             send-proxy, nginx proxy_protocol); remoteAddress names its client
+      --proxy-timeout MS     with --proxy-protocol: time allowed for the header (default 3000)
   -h, --help                 this help`;
 
 const options: OptionSpec = {
@@ -37,6 +43,11 @@ const options: OptionSpec = {
   framing: { type: 'string' },
   'max-frame': { type: 'string' },
   stats: { type: 'string' },
+  unix: { type: 'string' },
+  permissions: { type: 'string' },
+  replace: { type: 'boolean' },
+  'proxy-protocol': { type: 'boolean' },
+  'proxy-timeout': { type: 'string' },
 };
 /** --stats: the shortest interval, so a typo such as 0.001 cannot flood the terminal. */
 const SHORTEST_STATS_SECONDS = 0.1;
@@ -130,6 +141,15 @@ function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/** What the ready and stats lines name: `tcp HOST:PORT`, `udp HOST:PORT` or `unix PATH` (`@NAME` if abstract). */
+function boundText(server: Server | UdpServer): string {
+  const bound = server.address();
+  if (bound.family === 'unix') {
+    return `unix ${bound.address.startsWith('\0') ? `@${bound.address.slice(1)}` : bound.address}`;
+  }
+  return `${server.transport} ${hostPort(bound.address, bound.port)}`;
+}
+
 /** --stats SECONDS: a positive number of seconds, at least SHORTEST_STATS_SECONDS. */
 function parseStatsInterval(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -142,13 +162,48 @@ function parseStatsInterval(text: string | undefined): number | undefined {
 
 /** The --stats line: the transport, where, then every counter as name=value. */
 export function statsLine(server: Server | UdpServer): string {
-  const bound = server.address();
   const stats = server.stats();
   // Connections open first, then the counters in the order stats() gives them.
   const fields: Array<[string, number]> = Object.entries(stats);
   fields.sort(([a], [b]) => Number(b === 'connections') - Number(a === 'connections'));
   const counters = fields.map(([name, value]) => `${name}=${value}`);
-  return `stats ${server.transport} ${hostPort(bound.address, bound.port)} ${counters.join(' ')}`;
+  return `stats ${boundText(server)} ${counters.join(' ')}`;
+}
+
+/** --unix, --permissions, --replace, --proxy-protocol and --proxy-timeout, checked together. */
+function placeFlags(given: Map<string, string>, transport: string) {
+  const path = given.get('unix');
+  for (const flag of ['permissions', 'replace']) {
+    if (given.has(flag) && path === undefined) throw new UsageError(`--${flag} applies with --unix`);
+  }
+  if (given.has('proxy-timeout') && !given.has('proxy-protocol')) throw new UsageError('--proxy-timeout applies with --proxy-protocol');
+  if (transport === 'udp') {
+    for (const flag of ['unix', 'proxy-protocol']) {
+      if (given.has(flag)) throw new UsageError(`--${flag} applies to tcp only`);
+    }
+  }
+  if (path !== undefined) {
+    for (const flag of ['host', 'port']) {
+      if (given.has(flag)) throw new UsageError(`--unix and --${flag} cannot be combined: a Unix socket has no host or port`);
+    }
+    if (path === '') throw new UsageError('--unix needs a path');
+  }
+  const modeText = given.get('permissions');
+  if (modeText !== undefined && !/^0?[0-7]{3}$/.test(modeText)) {
+    throw new UsageError(`--permissions must be an octal mode such as 660, got '${modeText}'`);
+  }
+  const unix = path === undefined
+    ? undefined
+    : {
+        path: path.startsWith('@') ? `\0${path.slice(1)}` : path,
+        ...(modeText === undefined ? {} : { permissions: parseInt(modeText, 8) }),
+        ...(given.has('replace') ? { replaceStale: true } : {}),
+      };
+  const proxyTimeout = parseCount(given.get('proxy-timeout'), 'proxy-timeout');
+  const proxy = given.has('proxy-protocol')
+    ? { proxyProtocol: true, ...(proxyTimeout === undefined ? {} : { proxyTimeout }) }
+    : {};
+  return { unix, proxy };
 }
 
 export async function serve(argv: string[]): Promise<number> {
@@ -180,6 +235,7 @@ export async function serve(argv: string[]): Promise<number> {
     }
   }
   const framed = framingFlags(given, transport);
+  const place = placeFlags(given, transport);
   const handler = await loadHandler(handlerSpec, transport);
 
   let server: Server | UdpServer;
@@ -191,8 +247,9 @@ export async function serve(argv: string[]): Promise<number> {
       const tcpHandler = typeof handler === 'string' ? handler : reportingFailures(handler as TcpHandler);
       const given = Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
       const framing = framed === null ? {} : { framing: framed.framing, maxFrame: framed.maxFrame };
+      const where = place.unix ?? { host, port };
       server = await listen({
-        transport, host, port, backend: choice, handler: tcpHandler as BuiltinHandlerName | TcpHandler, ...given, ...framing,
+        transport, ...where, backend: choice, handler: tcpHandler as BuiltinHandlerName | TcpHandler, ...given, ...framing, ...place.proxy,
       });
     }
   } catch (error) {
@@ -203,7 +260,9 @@ export async function serve(argv: string[]): Promise<number> {
       throw new UsageError(`--handler ${handlerSpec} cannot be sent as a --framing ${framed.text} frame: ${reason}`);
     }
     const e = error as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') {
+    if (place.unix) {
+      process.stderr.write(`sockengine: cannot listen on ${given.get('unix')}: ${e.message}\n`);
+    } else if (e.code === 'EADDRINUSE') {
       process.stderr.write(`sockengine: port ${port} is already in use (${host}:${port}, EADDRINUSE)\n`);
     } else {
       process.stderr.write(`sockengine: cannot listen on ${hostPort(host, port)}: ${e.message}\n`);
@@ -230,9 +289,8 @@ export async function serve(argv: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  const bound = server.address();
   process.stdout.write(
-    `listening ${transport} ${hostPort(bound.address, bound.port)} backend=${server.backend} handler=${handlerSpec}\n`,
+    `listening ${boundText(server)} backend=${server.backend} handler=${handlerSpec}${'proxyProtocol' in place.proxy ? ' proxy-protocol' : ''}\n`,
   );
   return stopped;
 }
