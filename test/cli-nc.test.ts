@@ -125,7 +125,7 @@ describe('sockengine serve: flags', () => {
     await new Promise((resolve) => peer.once('data', resolve));
     peer.destroy();
     const pattern = new RegExp(
-      `^stats tcp 127\\.0\\.0\\.1:${port} connections=0 accepted=1 rejected=0 timedOut=0 framesTooLong=0 closedWithError=\\d+ bytesIn=5 bytesOut=5$`,
+      `^stats tcp 127\\.0\\.0\\.1:${port} connections=0 accepted=1 rejected=0 timedOut=0 framesTooLong=0 proxyRejected=0 closedWithError=\\d+ bytesIn=5 bytesOut=5$`,
       'm',
     );
     await waitFor(() => pattern.test(out), `a stats line with the exchange (got ${JSON.stringify(out)})`);
