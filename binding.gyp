@@ -5,6 +5,7 @@
       "sources": [
         "native/addon/bindings.cc",
         "native/addon/engine.cc",
+        "native/addon/workers.cc",
         "native/framing.cc",
         "native/handlers/echo.cc",
         "native/handlers/handler.cc",
@@ -14,6 +15,7 @@
         "native/poller_epoll.cc",
         "native/sys.cc",
         "native/tcp.cc",
+        "native/threads.cc",
         "native/udp.cc"
       ],
       "include_dirs": [
