@@ -7,6 +7,7 @@ import { FrameSplitter } from '../framing.js';
 import type { ConnectionSettings } from '../native/tcp.js';
 import type { BoundAddress, BuiltinHandlerName, CloseOptions, Server, ServerStats, TcpHandler } from '../types.js';
 import { checkCloseOptions, toBytes } from '../validate.js';
+import { requireNodeReusePort } from './reuse-port.js';
 
 export class NodeConnection<State = unknown> extends BaseConnection<State> {
   private readonly socket: net.Socket;
@@ -249,6 +250,7 @@ export interface NodeListenOptions extends ConnectionSettings {
   port: number;
   backlog: number;
   ipv6Only: boolean;
+  reusePort: boolean;
   maxConnections: number;
   handler: BuiltinHandlerName | TcpHandler;
 }
@@ -276,6 +278,7 @@ function socketOptions(options: ConnectionSettings) {
 }
 
 export function listenNode(options: NodeListenOptions): Promise<Server> {
+  if (options.reusePort) requireNodeReusePort('options.reusePort');
   const handler = typeof options.handler === 'string' ? builtinHandler(options.handler, options.framing) : options.handler;
   const context = contextOf(handler, options);
   const netServer = net.createServer(socketOptions(options));
@@ -289,7 +292,9 @@ export function listenNode(options: NodeListenOptions): Promise<Server> {
   });
   return new Promise((resolve, reject) => {
     netServer.once('error', (error) => reject(fromNodeError(error)));
-    netServer.listen({ host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only }, () => {
+    // reusePort: Node 22.12+ (checked above); @types/node 20 does not list it.
+    const listenOptions = { host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only };
+    netServer.listen(options.reusePort ? { ...listenOptions, reusePort: true } : listenOptions, () => {
       server.listening();
       resolve(server);
     });
