@@ -10,6 +10,8 @@ export {
   FrameTooLongError,
   FrameLengthError,
   NativeUnavailableError,
+  UnsupportedError,
+  WorkerError,
 } from './errors.js';
 export { encodeFrame, FrameSplitter, DEFAULT_MAX_FRAME } from './framing.js';
 export type {
@@ -34,4 +36,6 @@ export type {
   UdpHandler,
   UdpListenOptions,
   UdpServer,
+  ModuleHandler,
+  WorkerOptions,
 } from './types.js';

@@ -6,7 +6,7 @@ import { serve } from './serve.js';
 export const USAGE = `usage:
   sockengine serve [--transport tcp|udp] [--host 127.0.0.1] [--port 48763] [--backend auto|native|node]
                    [--handler uppercase|echo|reply:TEXT|PATH] [--idle-timeout MS] [--max-connections N]
-                   [--max-buffered-bytes BYTES] [--shutdown-timeout MS (default 2000)]
+                   [--max-buffered-bytes BYTES] [--shutdown-timeout MS (default 2000)] [--workers N|auto]
                    [--framing line|delim:HEX|length:N[:le]|fixed:N [--max-frame BYTES (default 65536)]]
   sockengine client tcp|udp HOST PORT [MESSAGE...] [--backend auto|native|node]
                    [--framing line|delim:HEX|length:N[:le]|fixed:N [--max-frame BYTES]]

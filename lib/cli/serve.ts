@@ -20,6 +20,7 @@ const options = [
   'shutdown-timeout',
   'framing',
   'max-frame',
+  'workers',
 ] as const;
 /** How long a signalled server waits for open connections by default (--shutdown-timeout). */
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
@@ -125,18 +126,28 @@ export async function serve(argv: string[]): Promise<number> {
   }
   const framed = framingFlags(given, transport);
   const handler = await loadHandler(handlerSpec, transport);
+  // --workers N|auto: each worker loads the handler module itself; one that fails is reported here.
+  const workersText = given.get('workers');
+  if (workersText !== undefined && workersText !== 'auto' && !/^[1-9]\d*$/.test(workersText)) {
+    throw new UsageError(`--workers must be a whole number from 1, or auto, got '${workersText}'`);
+  }
+  const spread = workersText === undefined ? {} : {
+    workers: workersText === 'auto' ? ('auto' as const) : Number(workersText),
+    onWorkerError: (error: Error) => void process.stderr.write(`sockengine: ${error.message}; the other workers go on\n`),
+  };
+  const shared = spread.workers !== undefined && typeof handler !== 'string' ? { module: resolve(handlerSpec) } : undefined;
 
   let server: Server | UdpServer;
   try {
     const choice = backend as BackendChoice;
     if (transport === 'udp') {
-      server = await listen({ transport, host, port, backend: choice, handler: handler as BuiltinHandlerName | UdpHandler });
+      server = await listen({ transport, host, port, backend: choice, handler: shared ?? (handler as BuiltinHandlerName | UdpHandler), ...spread });
     } else {
       const tcpHandler = typeof handler === 'string' ? handler : reportingFailures(handler as TcpHandler);
       const given = Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
       const framing = framed === null ? {} : { framing: framed.framing, maxFrame: framed.maxFrame };
       server = await listen({
-        transport, host, port, backend: choice, handler: tcpHandler as BuiltinHandlerName | TcpHandler, ...given, ...framing,
+        transport, host, port, backend: choice, handler: shared ?? (tcpHandler as BuiltinHandlerName | TcpHandler), ...given, ...framing, ...spread,
       });
     }
   } catch (error) {
@@ -171,8 +182,9 @@ export async function serve(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
   const bound = server.address();
+  const workers = spread.workers === undefined ? '' : ` workers=${server.stats().workers?.length}`;
   process.stdout.write(
-    `listening ${transport} ${hostPort(bound.address, bound.port)} backend=${server.backend} handler=${handlerSpec}\n`,
+    `listening ${transport} ${hostPort(bound.address, bound.port)} backend=${server.backend} handler=${handlerSpec}${workers}\n`,
   );
   return stopped;
 }
