@@ -157,7 +157,7 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
   // Workers (lib/workers/): checked here, served there.
   const reusePort = checkBoolean(given.reusePort, 'reusePort', false);
   const workers = checkWorkers(given.workers);
-  const onWorkerError = checkOnWorkerError(given.onWorkerError);
+  const onWorkerError = checkOnWorkerError(given.onWorkerError, workers);
   const moduleUrl = moduleHandlerUrl(given.handler);
   if (transport === 'udp') {
     const handler = moduleUrl === undefined ? checkHandler(given.handler, true, 'udp') : undefined;

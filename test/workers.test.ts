@@ -118,6 +118,19 @@ describe('workers on the native backend', () => {
     });
   }
 
+  it('loop threads frame as a single server does: one reply line per line, split or merged', async () => {
+    const server = await track(listen({ port: 0, backend: 'native', handler: 'uppercase', workers: 2, framing: 'line' }));
+    const socket = net.connect(server.address().port, '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('first li');
+    socket.write('ne\nsecond\r\nthi');
+    socket.end('rd\n');
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(answer).toBe('FIRST LINE\nSECOND\nTHIRD\n');
+  });
+
   it('close({ timeout }) ends connections still open on the loop threads once it passes', async () => {
     const server = await track(listen({ port: 0, backend: 'native', handler: 'echo', workers: 2 }));
     const idle = net.connect(server.address().port, '127.0.0.1');
@@ -201,6 +214,9 @@ describe('workers on the native backend', () => {
     ).rejects.toThrow(/options\.onWorkerError must be a function/);
     await expect(listen({ ...tcp, handler: { module: uppercaseModule, extra: 1 } as never, workers: 2 })).rejects.toThrow(
       /takes no other keys, got extra/,
+    );
+    await expect(listen({ ...tcp, handler: 'echo', onWorkerError: () => {} })).rejects.toThrow(
+      'options.onWorkerError applies with options.workers',
     );
   });
 });

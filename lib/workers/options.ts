@@ -28,9 +28,14 @@ export function checkWorkers(value: unknown): number | undefined {
   return value;
 }
 
-export function checkOnWorkerError(value: unknown): WorkerOptions['onWorkerError'] {
-  if (value === undefined || typeof value === 'function') return value as WorkerOptions['onWorkerError'];
-  throw new TypeError(`options.onWorkerError must be a function, got ${value === null ? 'null' : typeof value}`);
+/** `onWorkerError`, which only a server with `workers` has any use for. */
+export function checkOnWorkerError(value: unknown, workers: number | undefined): WorkerOptions['onWorkerError'] {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') {
+    throw new TypeError(`options.onWorkerError must be a function, got ${value === null ? 'null' : typeof value}`);
+  }
+  if (workers === undefined) throw new RangeError('options.onWorkerError applies with options.workers');
+  return value as WorkerOptions['onWorkerError'];
 }
 
 /**
