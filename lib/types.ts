@@ -200,7 +200,8 @@ export interface WorkerOptions {
    * address; `'auto'`: one per available core (os.availableParallelism()). A built-in
    * handler runs on native loop threads with no JavaScript at all; a handler module runs in
    * that many worker threads, each with its own engine. A handler object cannot be shared
-   * between threads: give its module instead. The node backend needs Node.js 22.12 or later.
+   * between threads: give its module instead. Limits (maxConnections, idleTimeout...) apply
+   * to each worker. The node backend needs Node.js 22.12 or later.
    */
   workers?: number | 'auto';
   /**

@@ -344,7 +344,7 @@ describe.each(backends)('%s backend', (backend) => {
     });
 
     it('an option sockengine does not have is a TypeError naming it, not silently ignored', async () => {
-      for (const option of ['tls', 'signal', 'path', 'reusePort']) {
+      for (const option of ['tls', 'signal', 'path', 'exclusive']) {
         await expect(listen({ port: 0, backend, handler: 'echo', [option]: true } as never)).rejects.toThrow(
           new RegExp(`options\\.${option} is not an option of listen`),
         );

@@ -9,10 +9,18 @@ import type { LoopThreadStats, NativeBinding } from '../binding.js';
 import { numericHost } from '../dns.js';
 import { SystemError, WorkerError } from '../errors.js';
 import { engineSettings, type ConnectionSettings } from '../native/tcp.js';
-import type { BoundAddress, BuiltinHandlerName, CloseOptions, DatagramStats, Server, ServerStats, UdpServer } from '../types.js';
+import type {
+  BoundAddress,
+  BuiltinHandlerName,
+  CloseOptions,
+  DatagramStats,
+  Server,
+  ServerStats,
+  UdpServer,
+  WorkerOptions,
+} from '../types.js';
 import { checkCloseOptions } from '../validate.js';
 import { reportWorkerError, sumDatagramStats, sumServerStats } from './report.js';
-import type { WorkerOptions } from '../types.js';
 
 export interface LoopThreadsTcpOptions extends ConnectionSettings {
   host: string;
