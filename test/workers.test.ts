@@ -150,9 +150,11 @@ describe('workers on the native backend', () => {
       listen({ port: 0, backend: 'native', handler: crashModule, workers: 2, onWorkerError: (error) => failures.push(error) }),
     );
     const { port } = server.address();
-    // Connections spread by the peer's port: a few tries reach either worker.
-    for (let i = 0; i < 50 && failures.length === 0; i++) await ask(port, 'crash now').catch(() => '');
-    await waitFor(() => failures.length === 1, 'the failure to be reported');
+    // One connection, one worker: its handler throws with no error() member, which is
+    // uncaught in that worker thread.
+    expect(await ask(port, 'crash now').catch(() => '')).toBe('');
+    await waitFor(() => failures.length > 0, 'the failure to be reported');
+    expect(failures).toHaveLength(1);
     expect(failures[0]!.code).toBe('ERR_SOCKENGINE_WORKER_FAILED');
     expect([0, 1]).toContain(failures[0]!.worker);
     expect((failures[0]!.cause as Error).message).toBe('the handler gave up on purpose');
@@ -298,6 +300,23 @@ describe('sockengine serve --workers', () => {
     try {
       expect(line).toMatch(/^listening tcp 127\.0\.0\.1:\d+ backend=native handler=uppercase workers=2$/);
       expect(await ask(port, 'from the cli')).toBe('FROM THE CLI');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('a handler member that throws costs its connection and one stderr line, not the worker', async () => {
+    const { child, port } = await startCli(['serve', '--port', '0', '--backend', 'native', '--workers', '2', '--handler', crashModule]);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      // Ten connections reach both workers (the kernel spreads them by the peer's port).
+      for (let i = 0; i < 10; i++) expect(await ask(port, `crash ${i}`)).toBe('');
+      for (let i = 0; i < 10; i++) expect(await ask(port, `fine ${i}`)).toBe(`FINE ${i}`);
+      // At most five lines a second per worker; the rest are counted, not printed.
+      await waitFor(() => stderr.includes('\n'), 'a failure line');
+      expect(stderr).toMatch(/^sockengine: handler failed on 127\.0\.0\.1:\d+, connection closed: Error: the handler gave up on purpose$/m);
+      expect(stderr).not.toContain('worker');
     } finally {
       child.kill('SIGTERM');
     }

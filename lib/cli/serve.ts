@@ -135,7 +135,10 @@ export async function serve(argv: string[]): Promise<number> {
     workers: workersText === 'auto' ? ('auto' as const) : Number(workersText),
     onWorkerError: (error: Error) => void process.stderr.write(`sockengine: ${error.message}; the other workers go on\n`),
   };
-  const shared = spread.workers !== undefined && typeof handler !== 'string' ? { module: resolve(handlerSpec) } : undefined;
+  // A TCP module goes through worker-handler.js, which gives it reportingFailures in each worker.
+  const moduleUrl = pathToFileURL(resolve(handlerSpec)).href;
+  const wrapped = `${new URL('./worker-handler.js', import.meta.url).href}?handler=${encodeURIComponent(moduleUrl)}`;
+  const shared = spread.workers !== undefined && typeof handler !== 'string' ? { module: transport === 'tcp' ? wrapped : moduleUrl } : undefined;
 
   let server: Server | UdpServer;
   try {

@@ -107,16 +107,16 @@ class PoolWorker {
         void this.worker.terminate();
       }
     });
+    // A failure is reported at 'exit', once the thread has gone and its listener with it: from
+    // then on the kernel routes new connections only to the workers still listening.
+    let thrown: Error | undefined;
     this.worker.on('error', (error) => {
-      if (this.failed) return;
-      this.failed = true;
-      if (!isListening) refused(error);
-      else this.onFailure(new WorkerError(index, error));
+      thrown ??= error;
     });
     this.worker.once('exit', (code) => {
-      if (this.failed || this.closeRequested) return;
+      if (this.failed || (this.closeRequested && thrown === undefined)) return;
       this.failed = true;
-      const error = new Error(`its worker thread exited with code ${code} unasked`);
+      const error = thrown ?? new Error(`its worker thread exited with code ${code} unasked`);
       if (!isListening) refused(error);
       else this.onFailure(new WorkerError(index, error));
     });
