@@ -5,6 +5,7 @@
       "sources": [
         "native/addon/bindings.cc",
         "native/addon/engine.cc",
+        "native/addon/workers.cc",
         "native/framing.cc",
         "native/handlers/echo.cc",
         "native/handlers/handler.cc",
@@ -15,6 +16,7 @@
         "native/proxy.cc",
         "native/sys.cc",
         "native/tcp.cc",
+        "native/threads.cc",
         "native/udp.cc"
       ],
       "include_dirs": [

@@ -24,6 +24,9 @@
 //   --micro | --no-micro  run bench/micro.js (tinybench) after the rounds (full run: yes)
 //   --pin | --no-pin      server on cpu 1, load generator on cpu 0 (default: pinned when
 //                         there are 2+ cores and taskset works)
+//   --workers | --no-workers  the workers dimension after the rounds (full run: yes): the
+//                         built-in and a JavaScript module on 1 and 2 workers, never pinned
+//   --workers-only        the workers dimension alone
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,9 +36,9 @@ import { loadgenAvailable, loadgenPath } from './lib/loadgen.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { benchDir, cReferencePath, root } from './lib/paths.js';
 import { runTool, startServer, stopServer } from './lib/proc.js';
-import { evaluateGoals, formatGoals, formatRatio, formatTable, summarize } from './lib/report.js';
+import { evaluateGoals, formatGoals, formatRatio, formatTable, median, summarize } from './lib/report.js';
 import { renderChart } from './lib/svg.js';
-import { bunVersion, findBun, serverById, servers as allServers } from './servers.js';
+import { bunVersion, findBun, serverById, servers as allServers, workersDimension } from './servers.js';
 import { shapeById, shapes as allShapes } from './shapes.js';
 import * as churn from './workloads/churn.js';
 import * as idleMemory from './workloads/idle-memory.js';
@@ -44,8 +47,10 @@ import * as pingpong from './workloads/pingpong.js';
 const workloads = { pingpong, churn, 'idle-memory': idleMemory };
 
 const PRESETS = {
-  full: { rounds: 3, duration: 1.5, warmup: 0.5, shapes: allShapes.map((s) => s.id), micro: true, svg: true },
-  quick: { rounds: 1, duration: 1, warmup: 0.3, shapes: ['tcp-50x64', 'tcp-50x64x16', 'udp-16x64x8'], micro: false, svg: false },
+  full: { rounds: 3, duration: 1.5, warmup: 0.5, shapes: allShapes.map((s) => s.id), micro: true, svg: true, workers: true },
+  quick: {
+    rounds: 1, duration: 1, warmup: 0.3, shapes: ['tcp-50x64', 'tcp-50x64x16', 'udp-16x64x8'], micro: false, svg: false, workers: false,
+  },
   smoke: {
     rounds: 1,
     duration: 0.3,
@@ -55,13 +60,16 @@ const PRESETS = {
     idleConnections: 200,
     micro: false,
     svg: false,
+    workers: false,
   },
 };
 
 class UsageError extends Error {}
 
 function parseArgs(argv) {
-  const flags = new Set(['--quick', '--smoke', '--micro', '--no-micro', '--no-svg', '--pin', '--no-pin', '--help']);
+  const flags = new Set([
+    '--quick', '--smoke', '--micro', '--no-micro', '--no-svg', '--pin', '--no-pin', '--help', '--workers', '--no-workers', '--workers-only',
+  ]);
   const given = new Map();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -107,7 +115,10 @@ function parseArgs(argv) {
     micro: given.has('--micro') ? true : given.has('--no-micro') ? false : preset.micro,
     pin: given.has('--pin') ? true : given.has('--no-pin') ? false : null,
     svg: given.has('--no-svg') ? null : given.get('--svg') ?? (preset.svg && !given.has('--out') ? join(root, 'docs', 'benchmarks.svg') : null),
+    workers: given.has('--workers') || given.has('--workers-only') ? true : given.has('--no-workers') ? false : preset.workers,
   };
+  // Only the workers dimension: no other shape, no chart, no micro-benchmarks.
+  if (given.has('--workers-only')) Object.assign(config, { shapes: [], svg: null, micro: false, workersOnly: true });
   // The C reference anchors every ratio: always run it, first in each shape.
   if (!config.servers.includes('c')) config.servers.unshift('c');
   else config.servers = ['c', ...config.servers.filter((s) => s !== 'c')];
@@ -205,6 +216,100 @@ async function runMicro() {
   return { ok: true, ...JSON.parse(json) };
 }
 
+/**
+ * Every shape on each of its servers, round after round (interleaved, so a slow minute hits
+ * every server alike); `total` is for the progress count.
+ */
+async function measureRounds(shapes, serversFor, config, total) {
+  const runs = [];
+  let done = 0;
+  for (let round = 1; round <= config.rounds; round++) {
+    for (const shape of shapes) {
+      progress(`round ${round}/${config.rounds}: ${shape.label}`);
+      let reference = null;
+      for (const server of serversFor.get(shape.id)) {
+        const result = await measureOne(shape, server, config);
+        done++;
+        const run = { round, shape: shape.id, server: server.id, ...result };
+        runs.push(run);
+        if (server.id === 'c' && result.ok) reference = result.value;
+        const ratio = result.ok && reference ? formatRatio(result.value / reference) : '';
+        const extra = result.ok && result.p50_us != null ? `  p50 ${result.p50_us} us` : '';
+        const cpu = result.ok && result.server_cpu_util != null ? `  srv cpu ${result.server_cpu_util.toFixed(2)}` : '';
+        progress(
+          `  ${`(${done}/${total})`.padEnd(9)} ${server.id.padEnd(17)} ` +
+            (result.ok ? `${fmtValue(shape, result.value).padStart(18)}  ${ratio.padStart(6)} C${extra}${cpu}` : `FAILED: ${result.error}`),
+        );
+      }
+    }
+  }
+  return runs;
+}
+
+/**
+ * The workers dimension (issue #12): the built-in and a JavaScript module on 1 and 2 workers
+ * (bench/servers.js, workersDimension), unpinned: the server's threads and the load
+ * generator share both cores. Returns its runs, summary and the 2-over-1 scaling per shape.
+ */
+async function runWorkersDimension(config, available, machine) {
+  const servers = workersDimension.servers.map((id) => serverById.get(id)).filter((server) => {
+    const why = server.unavailable();
+    if (why) progress(`note: workers dimension: skipping ${server.id}: ${why}`);
+    return !why;
+  });
+  const shapes = workersDimension.shapes.map((id) => shapeById.get(id));
+  const serversFor = new Map(shapes.map((shape) => [shape.id, servers]));
+  const unpinned = { ...config, serverCpu: null, loadgenCpu: null };
+  progress(
+    `workers dimension: ${config.rounds} round(s) x ${shapes.length} shape(s) x ${servers.length} server(s), ` +
+      `not pinned (server threads and load generator share ${machine.cores} cores)`,
+  );
+  const runs = await measureRounds(shapes, serversFor, unpinned, config.rounds * shapes.length * servers.length);
+  const summary = summarize(runs, workersDimension.shapes, servers.map((s) => s.id), config.rounds);
+  const scaling = [];
+  for (const shape of shapes) {
+    for (const [label, one, two] of workersDimension.pairs) {
+      const ratios = [];
+      for (let round = 1; round <= config.rounds; round++) {
+        const a = runs.find((r) => r.shape === shape.id && r.server === one && r.round === round);
+        const b = runs.find((r) => r.shape === shape.id && r.server === two && r.round === round);
+        if (a?.ok && b?.ok && a.value > 0) ratios.push(b.value / a.value);
+      }
+      const cpu = (id) => median(runs.filter((r) => r.shape === shape.id && r.server === id && r.ok).map((r) => r.server_cpu_util));
+      scaling.push({
+        shape: shape.id,
+        handler: label,
+        one_worker: summary[shape.id][one]?.median ?? null,
+        two_workers: summary[shape.id][two]?.median ?? null,
+        ratio: median(ratios),
+        ratios,
+        server_cpu_util_one: cpu(one),
+        server_cpu_util_two: cpu(two),
+      });
+    }
+  }
+  return { shapes: workersDimension.shapes, servers: servers.map(({ id, label, short }) => ({ id, label, short })), runs, summary, scaling, pinned: false };
+}
+
+/** The workers dimension as text: its table, then how 2 workers compare with 1. */
+function formatWorkers(workers, machine) {
+  const shapes = workers.shapes.map((id) => shapeById.get(id));
+  const servers = workers.servers.map(({ id }) => serverById.get(id));
+  const lines = [
+    `\nworkers (not pinned: server threads and the load generator share the machine's ${machine.cores} cores)`,
+    formatTable(workers.summary, shapes, servers),
+    '\nscaling, 2 workers over 1 (median of per-round ratios; srv cpu = server CPU in cores):',
+  ];
+  for (const row of workers.scaling) {
+    const util = (v) => (v == null ? '-' : v.toFixed(2));
+    lines.push(
+      `  ${row.shape.padEnd(14)} ${row.handler.padEnd(20)} ${formatRatio(row.ratio).padStart(6)}` +
+        `  (srv cpu ${util(row.server_cpu_util_one)} -> ${util(row.server_cpu_util_two)})`,
+    );
+  }
+  return lines.join('\n');
+}
+
 async function main() {
   let config;
   try {
@@ -218,7 +323,7 @@ async function main() {
     process.stdout.write(
       'usage: node bench/run.js [--quick | --smoke] [--rounds N] [--duration S] [--warmup S]\n' +
         '       [--shapes ids] [--servers ids] [--idle-connections N] [--out PATH] [--svg PATH | --no-svg]\n' +
-        '       [--micro | --no-micro] [--pin | --no-pin]\n' +
+        '       [--micro | --no-micro] [--pin | --no-pin] [--workers | --no-workers | --workers-only]\n' +
         `shapes: ${allShapes.map((s) => s.id).join(', ')}\n` +
         `servers: ${allServers.map((s) => s.id).join(', ')}\n`,
     );
@@ -284,27 +389,8 @@ async function main() {
     `${config.pin ? `server pinned to cpu ${config.serverCpu}, loadgen to cpu ${config.loadgenCpu}` : 'not pinned'}; ${describeMachine(machine)}`);
 
   const buildAtStart = buildInfo();
-  const runs = [];
-  let done = 0;
-  for (let round = 1; round <= config.rounds; round++) {
-    for (const shape of shapes) {
-      progress(`round ${round}/${config.rounds}: ${shape.label}`);
-      let reference = null;
-      for (const server of serversFor.get(shape.id)) {
-        const result = await measureOne(shape, server, config);
-        done++;
-        const run = { round, shape: shape.id, server: server.id, ...result };
-        runs.push(run);
-        if (server.id === 'c' && result.ok) reference = result.value;
-        const ratio = result.ok && reference ? formatRatio(result.value / reference) : '';
-        const extra = result.ok && result.p50_us != null ? `  p50 ${result.p50_us} us` : '';
-        progress(
-          `  ${`(${done}/${total})`.padEnd(9)} ${server.id.padEnd(15)} ` +
-            (result.ok ? `${fmtValue(shape, result.value).padStart(18)}  ${ratio.padStart(6)} C${extra}` : `FAILED: ${result.error}`),
-        );
-      }
-    }
-  }
+  const runs = await measureRounds(shapes, serversFor, config, total);
+  const workers = config.workers ? await runWorkersDimension(config, servers, machine) : null;
 
   const buildAtEnd = buildInfo();
   if (JSON.stringify(buildAtStart) !== JSON.stringify(buildAtEnd)) {
@@ -340,6 +426,7 @@ async function main() {
     runs,
     summary,
     goals,
+    workers,
     micro,
     elapsed_s: Math.round((performance.now() - started) / 100) / 10,
   };
@@ -348,6 +435,7 @@ async function main() {
   process.stdout.write(`${formatTable(summary, shapes, servers)}\n`);
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
   process.stdout.write(`\ngoals (issue #4):\n${formatGoals(goals)}\n`);
+  if (workers) process.stdout.write(`${formatWorkers(workers, machine)}\n`);
 
   const written = [];
   const save = (path, text) => {
@@ -362,13 +450,14 @@ async function main() {
     save(join(tmpdir(), `sockengine-bench-smoke-${process.pid}.json`), json);
   } else {
     const dir = join(benchDir, 'results');
-    save(join(dir, `${stamp(date)}${config.mode === 'full' ? '' : `-${config.mode}`}.json`), json);
-    if (config.mode === 'full') save(join(dir, 'latest.json'), json);
+    const suffix = config.workersOnly ? '-workers' : config.mode === 'full' ? '' : `-${config.mode}`;
+    save(join(dir, `${stamp(date)}${suffix}.json`), json);
+    if (config.mode === 'full' && !config.workersOnly) save(join(dir, 'latest.json'), json);
   }
   if (config.svg) save(config.svg, renderChart(results));
   for (const path of written) progress(`wrote ${path.startsWith(root) ? relative(root, path) : path}`);
 
-  const failed = runs.filter((r) => !r.ok);
+  const failed = [...runs, ...(workers?.runs ?? [])].filter((r) => !r.ok);
   if (micro && !micro.ok) failed.push({ shape: 'micro', server: '-', error: 'micro-benchmarks failed' });
   if (failed.length > 0) {
     process.stderr.write(`bench: ${failed.length} measurement(s) failed:\n`);

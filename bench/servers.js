@@ -10,6 +10,10 @@
 //   bun             Bun.listen / Bun.udpSocket (bench/servers/bun.js), when a bun binary exists
 //   native-echo     sockengine's built-in `echo`: wrong replies on purpose. Never run unless
 //                   named with --servers; the smoke test uses it to see a run fail.
+//   native-builtin-wN, native-js-wN (N = 1, 2)
+//                   the same two sockengine servers with `serve --workers N`: the built-in on
+//                   N native loop threads, the JavaScript handler module in N worker threads.
+//                   The workers dimension of run.js runs them (unpinned); hidden otherwise.
 //
 // Framed shapes (shape.framing: 'line' or 'length:4') start each server in the same framing:
 // the C reference with --framing, sockengine with `serve --framing` (the JavaScript servers
@@ -31,11 +35,41 @@ function node(args) {
   return { cmd: process.execPath, args: ['--expose-gc', '--import', gcHook, ...args] };
 }
 
-/** `sockengine serve`; with a framing, `--framing` too (the CLI takes 'line' and 'length:4' as they are). */
-function serve(transport, backend, handler, framing) {
+/**
+ * `sockengine serve`; with a framing, `--framing` too (the CLI takes 'line' and 'length:4' as
+ * they are); with workers, `--workers N`.
+ */
+function serve(transport, backend, handler, framing, workers) {
   const args = [cli, 'serve', '--transport', transport, '--host', '127.0.0.1', '--port', '0', '--backend', backend, '--handler', handler];
   if (framing) args.push('--framing', framing);
+  if (workers) args.push('--workers', String(workers));
   return node(args);
+}
+
+/** The workers dimension's servers: the native built-in and JavaScript servers on N threads. */
+function workerServers(counts) {
+  return counts.flatMap((count) => [
+    {
+      id: `native-builtin-w${count}`,
+      label: `sockengine native, built-in, ${count} worker${count > 1 ? 's' : ''}`,
+      short: `native built-in x${count}`,
+      gcSignal: true,
+      hidden: true,
+      workers: count,
+      command: (transport, framing) => serve(transport, 'native', 'uppercase', framing, count),
+      unavailable: () => (builtAddon() && builtTs() ? null : 'the addon or dist/ is missing (npm install)'),
+    },
+    {
+      id: `native-js-w${count}`,
+      label: `sockengine native, JS module, ${count} worker${count > 1 ? 's' : ''}`,
+      short: `native + JS x${count}`,
+      gcSignal: true,
+      hidden: true,
+      workers: count,
+      command: (transport, framing) => serve(transport, 'native', framing ? jsFrameHandler : jsHandler, framing, count),
+      unavailable: () => (builtAddon() && builtTs() ? null : 'the addon or dist/ is missing (npm install)'),
+    },
+  ]);
 }
 
 function executable(path) {
@@ -142,6 +176,22 @@ export const servers = [
     command: (transport, framing) => serve(transport, 'native', 'echo', framing),
     unavailable: () => (builtAddon() && builtTs() ? null : 'the addon or dist/ is missing (npm install)'),
   },
+  ...workerServers([1, 2]),
 ];
+
+/**
+ * The workers dimension: each shape served by the C reference, the two sockengine servers on
+ * their own, and both again on 1 and 2 workers. Server and load generator are not pinned:
+ * they share every core, as a server with N workers and its clients would on this machine.
+ */
+export const workersDimension = {
+  shapes: ['tcp-50x64', 'tcp-50x64x16'],
+  servers: ['c', 'native-builtin', 'native-builtin-w1', 'native-builtin-w2', 'native-js', 'native-js-w1', 'native-js-w2'],
+  /** [label, 1-worker server, 2-worker server]: the scaling quoted per shape. */
+  pairs: [
+    ['built-in uppercase', 'native-builtin-w1', 'native-builtin-w2'],
+    ['JavaScript module', 'native-js-w1', 'native-js-w2'],
+  ],
+};
 
 export const serverById = new Map(servers.map((server) => [server.id, server]));

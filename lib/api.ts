@@ -9,6 +9,8 @@ import { connectNative, listenNative } from './native/tcp.js';
 import { connectUdpNative, listenUdpNative } from './native/udp.js';
 import { connectNode, listenNode } from './node/tcp.js';
 import { connectUdpNode, listenUdpNode } from './node/udp.js';
+import { listenWorkers, workerHandler } from './workers/index.js';
+import { checkOnWorkerError, checkWorkers, loadModuleHandler, moduleHandlerUrl } from './workers/options.js';
 import type {
   Backend,
   BackendChoice,
@@ -18,6 +20,7 @@ import type {
   DatagramSocket,
   ListenOptions,
   Server,
+  TcpHandler,
   UdpConnectOptions,
   UdpHandler,
   UdpListenOptions,
@@ -66,10 +69,14 @@ const connectionOptions = [
   'framing',
   'maxFrame',
 ] as const;
+const workerOptions = ['reusePort', 'workers', 'onWorkerError'] as const;
 const knownOptions = {
-  tcpListen: [...commonOptions, 'backlog', 'ipv6Only', 'maxConnections', 'path', 'permissions', 'replaceStale', 'proxyProtocol', 'proxyTimeout', ...connectionOptions],
+  tcpListen: [
+    ...commonOptions, 'backlog', 'ipv6Only', 'maxConnections', 'path', 'permissions', 'replaceStale', 'proxyProtocol',
+    'proxyTimeout', ...connectionOptions, ...workerOptions,
+  ],
   tcpConnect: [...commonOptions, 'path', ...connectionOptions],
-  udpListen: [...commonOptions, 'ipv6Only', 'maxDatagramSize'],
+  udpListen: [...commonOptions, 'ipv6Only', 'maxDatagramSize', ...workerOptions],
   udpConnect: [...commonOptions, 'maxDatagramSize'],
 };
 
@@ -179,18 +186,29 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
   const host = checkHost(given.host, DEFAULT_HOST);
   const port = checkPort(given.port, DEFAULT_PORT, true);
   const ipv6Only = checkBoolean(given.ipv6Only, 'ipv6Only', false);
+  // Workers (lib/workers/): checked here, served there.
+  const reusePort = checkBoolean(given.reusePort, 'reusePort', false);
+  const workers = checkWorkers(given.workers);
+  const onWorkerError = checkOnWorkerError(given.onWorkerError, workers);
+  const moduleUrl = moduleHandlerUrl(given.handler);
   if (transport === 'udp') {
+    const handler = moduleUrl === undefined ? checkHandler(given.handler, true, 'udp') : undefined;
     const settings = {
       host,
       port,
       ipv6Only,
+      reusePort,
       maxDatagramSize: checkInteger(given.maxDatagramSize, 'maxDatagramSize', MAX_DATAGRAM_SIZE, 1, MAX_DATAGRAM_SIZE),
-      handler: checkHandler(given.handler, true, 'udp'),
     };
     const backend = resolveBackend(checkBackend(given.backend));
-    return backend === 'native' ? listenUdpNative(engine(), settings) : listenUdpNode(settings);
+    if (workers !== undefined) {
+      const request = { transport, backend, workers, settings, given, onWorkerError };
+      return listenWorkers({ ...request, handler: workerHandler(handler, moduleUrl) });
+    }
+    const full = { ...settings, handler: handler ?? ((await loadModuleHandler(moduleUrl!, 'udp')) as UdpHandler) };
+    return backend === 'native' ? listenUdpNative(engine(), full) : listenUdpNode(full);
   }
-  const handler = checkHandler(given.handler, true);
+  const handler = moduleUrl === undefined ? checkHandler(given.handler, true) : undefined;
   const unix = checkUnixListen(given);
   const settings = {
     host,
@@ -198,14 +216,20 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
     ipv6Only,
     unix,
     proxyTimeout: checkProxy(given),
+    reusePort,
     backlog: checkInteger(given.backlog, 'backlog', DEFAULT_BACKLOG, 1, 65535),
     maxConnections: checkInteger(given.maxConnections, 'maxConnections', 0, 0, INT32_MAX),
     ...connectionSettings(given, typeof handler === 'string' ? handler : undefined),
-    handler,
   };
   const backend = resolveBackend(checkBackend(given.backend));
   if (backend === 'node') checkNodeBackendPath(unix?.path);
-  const start = () => (backend === 'native' ? listenNative(engine(), settings) : listenNode(settings));
+  if (workers !== undefined) {
+    if (unix) throw new TypeError('options.workers and options.path cannot be combined: workers share a port with SO_REUSEPORT, which Unix sockets do not have');
+    const request = { transport, backend, workers, settings, given, onWorkerError };
+    return listenWorkers({ ...request, handler: workerHandler(handler, moduleUrl) });
+  }
+  const full = { ...settings, handler: handler ?? ((await loadModuleHandler(moduleUrl!, 'tcp')) as TcpHandler) };
+  const start = () => (backend === 'native' ? listenNative(engine(), full) : listenNode(full));
   return unix ? listenOnPath(unix, start) : start();
 }
 

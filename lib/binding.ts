@@ -32,6 +32,7 @@ export interface NativeBinding {
     settings: EngineConnectionSettings & {
       backlog: number;
       ipv6Only: boolean;
+      reusePort: boolean;
       builtin: string | null;
       deliverOpen: boolean;
       maxConnections: number;
@@ -62,6 +63,7 @@ export interface NativeBinding {
     ipv6Only: boolean,
     builtin: string | null,
     maxDatagramSize: number,
+    reusePort: boolean,
   ): { id: number; address: string; port: number } | { errno: number; syscall: string };
   connectDatagram(
     host: string,
@@ -73,6 +75,42 @@ export interface NativeBinding {
   closeDatagram(id: number): number;
   datagramStats(id: number): import('./types.js').DatagramStats | null;
   disableBatchedDatagrams(): void;
+  /** Built-in servers on loop threads of their own (native/addon/workers.cc). */
+  listenThreads(
+    host: string,
+    port: number,
+    settings:
+      | (EngineConnectionSettings & { datagram: false; builtin: string; backlog: number; ipv6Only: boolean; maxConnections: number; proxyTimeout?: number })
+      | { datagram: true; builtin: string; ipv6Only: boolean; maxDatagramSize: number },
+    count: number,
+    onExit: (group: number) => void,
+  ): { group: number; address: string; port: number } | { errno: number; syscall: string };
+  loopThreadStats(group: number): LoopThreadStats[] | null;
+  closeLoopThreads(group: number): void;
+  closeLoopThreadConnections(group: number): void;
+  releaseLoopThreads(group: number): boolean;
+}
+
+/** One loop thread's counters (LoopThreadStats in native/threads.h). */
+export interface LoopThreadStats {
+  accepted: number;
+  rejected: number;
+  timedOut: number;
+  framesTooLong: number;
+  proxyRejected: number;
+  closedWithError: number;
+  connections: number;
+  bytesRead: number;
+  bytesWritten: number;
+  datagramsIn: number;
+  bytesIn: number;
+  datagramsOut: number;
+  bytesOut: number;
+  truncated: number;
+  sendErrors: number;
+  running: boolean;
+  /** The -errno the thread's poller failed with, 0 if none. */
+  error: number;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');

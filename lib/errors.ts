@@ -126,6 +126,40 @@ export class NativeUnavailableError extends SockengineError {
   }
 }
 
+/**
+ * An option this backend cannot honour on this Node.js: node:net and node:dgram have
+ * `reusePort` only from Node 22.12 (and 23.1), so on Node 20 the node backend cannot give
+ * `reusePort` or `workers`.
+ */
+export class UnsupportedError extends SockengineError {
+  /** What was asked for, e.g. `options.reusePort`. */
+  readonly feature: string;
+  /** What it needs, e.g. `Node.js 22.12 or later`. */
+  readonly requires: string;
+
+  constructor(feature: string, requires: string, message: string) {
+    super('ERR_SOCKENGINE_UNSUPPORTED', message);
+    this.feature = feature;
+    this.requires = requires;
+  }
+}
+
+/**
+ * A worker of a `listen({ workers })` server failed (its thread's poller failed, its worker
+ * thread threw, or it exited without being asked to): the others go on serving. `cause` is
+ * what the worker itself reported.
+ */
+export class WorkerError extends SockengineError {
+  /** The worker's index, 0 to workers - 1 (its place in stats().workers). */
+  readonly worker: number;
+
+  constructor(worker: number, cause: Error) {
+    super('ERR_SOCKENGINE_WORKER_FAILED', `worker ${worker} failed: ${cause.message}`);
+    this.worker = worker;
+    this.cause = cause;
+  }
+}
+
 /** Node reports an address in use at listen(), because libuv binds late; the kernel's bind() is what refused it. */
 const bindErrors = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES']);
 

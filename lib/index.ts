@@ -10,6 +10,8 @@ export {
   FrameTooLongError,
   FrameLengthError,
   NativeUnavailableError,
+  UnsupportedError,
+  WorkerError,
 } from './errors.js';
 export { encodeFrame, FrameSplitter, DEFAULT_MAX_FRAME } from './framing.js';
 export type {
@@ -35,6 +37,8 @@ export type {
   UdpListenOptions,
   UdpServer,
   UnixConnectOptions,
+  ModuleHandler,
+  WorkerOptions,
 } from './types.js';
 // Typed handler errors (issue 14): what error() and close() receive, and the bytes data() gets.
 export { HandlerError } from './errors.js';

@@ -17,7 +17,7 @@ export type BackendChoice = 'auto' | Backend;
 export type BuiltinHandlerName = 'uppercase' | 'echo' | `reply:${string}`;
 
 import type { FramingOption } from './framing.js';
-import type { SockengineError, SystemError } from './errors.js';
+import type { SockengineError, SystemError, WorkerError } from './errors.js';
 
 export type { FramingOption } from './framing.js';
 
@@ -152,7 +152,7 @@ export interface ConnectionOptions {
 }
 
 /** Options of listen() for TCP; `State` types each connection's `state`. */
-export interface ListenOptions<State = any> extends ConnectionOptions {
+export interface ListenOptions<State = any> extends ConnectionOptions, WorkerOptions {
   /** `tcp` (the default) or `udp` (see UdpListenOptions). */
   transport?: 'tcp';
   /** Address to bind: a numeric IPv4/IPv6 address or a host name. Default `127.0.0.1`. */
@@ -161,8 +161,11 @@ export interface ListenOptions<State = any> extends ConnectionOptions {
   port?: number;
   /** Default `auto`. */
   backend?: BackendChoice;
-  /** A built-in handler name or a JavaScript handler object. */
-  handler: BuiltinHandlerName | TcpHandler<State>;
+  /**
+   * A built-in handler name, a JavaScript handler object, or a module whose default export
+   * is one (a path, or `{ module: path }`; the only JavaScript form `workers` takes).
+   */
+  handler: BuiltinHandlerName | TcpHandler<State> | ModuleHandler;
   /** Length of the kernel's accept queue. Default 511. */
   backlog?: number;
   /** For IPv6 hosts: accept IPv6 only (no IPv4-mapped peers). Default false. */
@@ -234,6 +237,38 @@ export interface BoundAddress {
   family: 'IPv4' | 'IPv6' | 'unix';
 }
 
+/**
+ * A handler in a module of its own, loaded with import(): its default export is the handler
+ * object. A path is absolute or starts with `./` or `../` (resolved against the current
+ * directory), or is a `file:` URL. Worker threads load it each for themselves.
+ */
+export type ModuleHandler = { module: string } | `/${string}` | `./${string}` | `../${string}` | `file:${string}`;
+
+/** The options of listen() (TCP and UDP) that spread one server over several threads. */
+export interface WorkerOptions {
+  /**
+   * SO_REUSEPORT: other sockets (in this process or others) may bind the same address and
+   * port, and the kernel spreads connections (or datagrams) over them by a hash of the
+   * peer's address. The node backend needs Node.js 22.12 or later for it (node:net and
+   * node:dgram on Node 20 have no reusePort: an UnsupportedError says so). Default false.
+   */
+  reusePort?: boolean;
+  /**
+   * Serve on this many threads, each with its own SO_REUSEPORT listener on the same
+   * address; `'auto'`: one per available core (os.availableParallelism()). A built-in
+   * handler runs on native loop threads with no JavaScript at all; a handler module runs in
+   * that many worker threads, each with its own engine. A handler object cannot be shared
+   * between threads: give its module instead. Limits (maxConnections, idleTimeout...) apply
+   * to each worker. The node backend needs Node.js 22.12 or later.
+   */
+  workers?: number | 'auto';
+  /**
+   * Hears a worker that failed (WorkerError, code `ERR_SOCKENGINE_WORKER_FAILED`); the
+   * others go on serving. Without it the failure is reported as an uncaught exception.
+   */
+  onWorkerError?: (error: WorkerError) => void;
+}
+
 /** Counters of a TCP server, the same on both backends. */
 export interface ServerStats {
   /** Connections open now. */
@@ -261,6 +296,12 @@ export interface ServerStats {
   bytesIn: number;
   /** Bytes the kernel took for sending on the server's connections. */
   bytesOut: number;
+  /**
+   * With `workers`: each worker's own counters, in worker order (the fields above are their
+   * sums). Native loop threads report at every wake-up; worker threads at each connection's
+   * open and close and every 100 ms, and exactly once close() has resolved.
+   */
+  workers?: ServerStats[];
 }
 
 /** Options of Server.close(). */
@@ -324,6 +365,8 @@ export interface DatagramStats {
   truncated: number;
   /** Datagrams the kernel refused or dropped (EMSGSIZE, a full send buffer, unreachable...). */
   sendErrors: number;
+  /** A server with `workers`: each worker's own counters (see ServerStats.workers). */
+  workers?: DatagramStats[];
 }
 
 /** A UDP socket as handlers see it: a server's bound socket or a connected client. */
@@ -361,7 +404,7 @@ export interface UdpHandler<State = any> {
 }
 
 /** Options of listen() for UDP. */
-export interface UdpListenOptions<State = any> {
+export interface UdpListenOptions<State = any> extends WorkerOptions {
   transport: 'udp';
   /** Address to bind. Default `127.0.0.1`. */
   host?: string;
@@ -369,8 +412,11 @@ export interface UdpListenOptions<State = any> {
   port?: number;
   /** Default `auto`. */
   backend?: BackendChoice;
-  /** A built-in handler name (answers each datagram to its sender) or a UdpHandler. */
-  handler: BuiltinHandlerName | UdpHandler<State>;
+  /**
+   * A built-in handler name (answers each datagram to its sender), a UdpHandler, or a module
+   * whose default export is one (a path, or `{ module: path }`).
+   */
+  handler: BuiltinHandlerName | UdpHandler<State> | ModuleHandler;
   /** Receive room per datagram; longer ones are cut and reported. Default (and at most) 65536. */
   maxDatagramSize?: number;
   /** For IPv6 hosts: IPv6 only. Default false. */

@@ -75,13 +75,13 @@ int Loop::open() {
   return 0;
 }
 
-void Loop::runOnce() {
+int Loop::runOnce(int timeoutMs) {
   connections_.recycle();
   closedListeners_.clear();
   closedDatagrams_.clear();
   stats_.wakeups++;
   PollEvent ready[kEventsPerWakeup];
-  int count = poller_.wait(ready, kEventsPerWakeup, 0);
+  int count = poller_.wait(ready, kEventsPerWakeup, timeoutMs);
   running_ = true;
   for (int i = 0; i < count; i++) {
     auto* socket = static_cast<Socket*>(ready[i].token);
@@ -102,6 +102,7 @@ void Loop::runOnce() {
     }
   }
   running_ = false;
+  return count;
 }
 
 void Loop::clearBatch() {

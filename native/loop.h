@@ -2,7 +2,8 @@
 // JavaScript, and deferred frees. It knows nothing of Node: native/addon/ drives it.
 //
 // Threading: one Loop is used from one thread only (Node's main or worker thread, which
-// watches poller fd() with uv_poll). Every call below is made on that thread.
+// watches poller fd() with uv_poll, or a loop thread of its own, threads.h). Every call
+// below is made on that thread, except wake().
 //
 // Lifetimes: a socket closed during a wake-up (by its own error, or from JavaScript between
 // wake-ups) leaves the poller and its table at once, so its id and fd can be reused
@@ -254,9 +255,13 @@ class Loop {
   // True while anything is open that should keep the host process alive.
   bool active() const { return listeners_ > 0 || connections_.size() > 0 || !datagrams_.empty(); }
 
-  // Does one wake-up's work without blocking: accepts, reads, writes, answers built-in
-  // traffic and appends JavaScript's events to the batch.
-  void runOnce();
+  // Does one wake-up's work: accepts, reads, writes, answers built-in traffic and appends
+  // JavaScript's events to the batch. Waits up to `timeoutMs` for readiness first (0, the
+  // host loop's case: it has seen fd() readable; -1: a loop thread of its own blocks here).
+  // Returns the poller's event count or its -errno.
+  int runOnce(int timeoutMs = 0);
+  // Makes a blocked runOnce() return: the one call another thread may make (threads.h).
+  void wake() { poller_.wake(); }
 
   // The batch for JavaScript: records plus the bytes they point into. Cleared by the host
   // after each delivery.
@@ -269,6 +274,8 @@ class Loop {
   struct ListenSettings {
     int backlog = 511;
     bool ipv6Only = false;
+    // SO_REUSEPORT: other sockets (of this process or another) may listen on the same port.
+    bool reusePort = false;
     // Null: JavaScript handles the traffic.
     std::unique_ptr<BuiltinHandler> builtin;
     bool deliverOpen = false;
@@ -307,7 +314,7 @@ class Loop {
 
   // UDP. bindDatagram: a server socket (built-in or JavaScript); connectDatagram: a
   // connected client. Both return 0 and fill the id and local address, or -errno.
-  int bindDatagram(const SockAddr& address, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
+  int bindDatagram(const SockAddr& address, bool ipv6Only, bool reusePort, std::unique_ptr<BuiltinHandler> builtin,
                    size_t maxDatagramSize, uint32_t* id, SockAddr* bound, const char** failedSyscall);
   int connectDatagram(const SockAddr& address, size_t maxDatagramSize, uint32_t* id, SockAddr* local,
                       const char** failedSyscall);

@@ -108,6 +108,7 @@ static int setIntOption(int fd, int level, int name, int value) {
 }
 
 int setReuseAddress(int fd) { return setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1); }
+int setReusePort(int fd) { return setIntOption(fd, SOL_SOCKET, SO_REUSEPORT, 1); }
 int setIpv6Only(int fd, bool only) { return setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, only ? 1 : 0); }
 int setNoDelay(int fd) { return setIntOption(fd, IPPROTO_TCP, TCP_NODELAY, 1); }
 

@@ -63,6 +63,9 @@ int setMode(const char* path, unsigned mode);
 
 int socket(int family, int type);
 int setReuseAddress(int fd);
+// SO_REUSEPORT: several sockets bind one address and the kernel spreads connections (or
+// datagrams) across them by a hash of the peer's address (socket(7), Linux 3.9+).
+int setReusePort(int fd);
 int setIpv6Only(int fd, bool only);
 int setNoDelay(int fd);
 // SO_KEEPALIVE with the first probe after `delayMs` of silence (0: the system's default).

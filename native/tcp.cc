@@ -59,6 +59,10 @@ int Loop::listen(const SockAddr& address, ListenSettings settings, uint32_t* end
   Fd fd(result);
   bool unixDomain = address.family() == AF_UNIX;
   if (!unixDomain) sys::setReuseAddress(fd.get());
+  if (settings.reusePort && (result = sys::setReusePort(fd.get())) < 0) {
+    *failedSyscall = "setsockopt";
+    return result;
+  }
   if (address.family() == AF_INET6) sys::setIpv6Only(fd.get(), settings.ipv6Only);
   if ((result = sys::bind(fd.get(), address)) < 0) {
     *failedSyscall = "bind";

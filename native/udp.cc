@@ -35,7 +35,7 @@ int Loop::addDatagramSocket(Fd fd, std::unique_ptr<BuiltinHandler> builtin, size
   return 0;
 }
 
-int Loop::bindDatagram(const SockAddr& address, bool ipv6Only, std::unique_ptr<BuiltinHandler> builtin,
+int Loop::bindDatagram(const SockAddr& address, bool ipv6Only, bool reusePort, std::unique_ptr<BuiltinHandler> builtin,
                        size_t maxDatagramSize, uint32_t* id, SockAddr* bound, const char** failedSyscall) {
   int result = sys::socket(address.family(), SOCK_DGRAM);
   if (result < 0) {
@@ -43,6 +43,10 @@ int Loop::bindDatagram(const SockAddr& address, bool ipv6Only, std::unique_ptr<B
     return result;
   }
   Fd fd(result);
+  if (reusePort && (result = sys::setReusePort(fd.get())) < 0) {
+    *failedSyscall = "setsockopt";
+    return result;
+  }
   if (address.family() == AF_INET6) sys::setIpv6Only(fd.get(), ipv6Only);
   if ((result = sys::bind(fd.get(), address)) < 0) {
     *failedSyscall = "bind";

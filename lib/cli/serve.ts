@@ -21,6 +21,7 @@ export const SERVE_USAGE = `usage: sockengine serve [options]
       --shutdown-timeout MS  after SIGINT/SIGTERM, close connections still open after MS (default 2000)
       --framing line|delim:HEX|length:N[:le]|fixed:N   tcp: one message per frame
       --max-frame BYTES      with --framing: the largest frame (default 65536)
+      --workers N|auto       serve on N threads (auto: one per core), each with its own SO_REUSEPORT listener
       --stats SECONDS        print a one-line summary of the server's counters every SECONDS
       --unix PATH            tcp: listen on a Unix stream socket instead (@NAME: an abstract name)
       --permissions MODE     with --unix: the socket file's mode, octal (e.g. 660)
@@ -48,6 +49,7 @@ const options: OptionSpec = {
   replace: { type: 'boolean' },
   'proxy-protocol': { type: 'boolean' },
   'proxy-timeout': { type: 'string' },
+  workers: { type: 'string' },
 };
 /** --stats: the shortest interval, so a typo such as 0.001 cannot flood the terminal. */
 const SHORTEST_STATS_SECONDS = 0.1;
@@ -237,19 +239,32 @@ export async function serve(argv: string[]): Promise<number> {
   const framed = framingFlags(given, transport);
   const place = placeFlags(given, transport);
   const handler = await loadHandler(handlerSpec, transport);
+  // --workers N|auto: each worker loads the handler module itself; one that fails is reported here.
+  const workersText = given.get('workers');
+  if (workersText !== undefined && workersText !== 'auto' && !/^[1-9]\d*$/.test(workersText)) {
+    throw new UsageError(`--workers must be a whole number from 1, or auto, got '${workersText}'`);
+  }
+  const spread = workersText === undefined ? {} : {
+    workers: workersText === 'auto' ? ('auto' as const) : Number(workersText),
+    onWorkerError: (error: Error) => void process.stderr.write(`sockengine: ${error.message}; the other workers go on\n`),
+  };
+  // A TCP module goes through worker-handler.js, which gives it reportingFailures in each worker.
+  const moduleUrl = pathToFileURL(resolve(handlerSpec)).href;
+  const wrapped = `${new URL('./worker-handler.js', import.meta.url).href}?handler=${encodeURIComponent(moduleUrl)}`;
+  const shared = spread.workers !== undefined && typeof handler !== 'string' ? { module: transport === 'tcp' ? wrapped : moduleUrl } : undefined;
 
   let server: Server | UdpServer;
   try {
     const choice = backend as BackendChoice;
     if (transport === 'udp') {
-      server = await listen({ transport, host, port, backend: choice, handler: handler as BuiltinHandlerName | UdpHandler });
+      server = await listen({ transport, host, port, backend: choice, handler: shared ?? (handler as BuiltinHandlerName | UdpHandler), ...spread });
     } else {
       const tcpHandler = typeof handler === 'string' ? handler : reportingFailures(handler as TcpHandler);
       const given = Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
       const framing = framed === null ? {} : { framing: framed.framing, maxFrame: framed.maxFrame };
       const where = place.unix ?? { host, port };
       server = await listen({
-        transport, ...where, backend: choice, handler: tcpHandler as BuiltinHandlerName | TcpHandler, ...given, ...framing, ...place.proxy,
+        transport, ...where, backend: choice, handler: shared ?? (tcpHandler as BuiltinHandlerName | TcpHandler), ...given, ...framing, ...place.proxy, ...spread,
       });
     }
   } catch (error) {
@@ -289,8 +304,9 @@ export async function serve(argv: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  const workers = spread.workers === undefined ? '' : ` workers=${server.stats().workers?.length}`;
   process.stdout.write(
-    `listening ${boundText(server)} backend=${server.backend} handler=${handlerSpec}${'proxyProtocol' in place.proxy ? ' proxy-protocol' : ''}\n`,
+    `listening ${boundText(server)} backend=${server.backend} handler=${handlerSpec}${'proxyProtocol' in place.proxy ? ' proxy-protocol' : ''}${workers}\n`,
   );
   return stopped;
 }

@@ -329,6 +329,7 @@ export interface NativeListenOptions extends ConnectionSettings {
   proxyTimeout: number;
   backlog: number;
   ipv6Only: boolean;
+  reusePort: boolean;
   maxConnections: number;
   handler: BuiltinHandlerName | TcpHandler;
 }
@@ -348,7 +349,7 @@ export interface ConnectionSettings {
 /** FramingSpec.kind as native/framing.h numbers it. */
 const framingKinds = { line: 1, delimiter: 2, length: 3, fixed: 4 } as const;
 
-function engineSettings(options: ConnectionSettings) {
+export function engineSettings(options: ConnectionSettings) {
   const framing = options.framing;
   return {
     idleTimeout: options.idleTimeout,
@@ -388,6 +389,7 @@ export async function listenNative(engine: NativeEngine, options: NativeListenOp
     ...engineSettings(options),
     backlog: options.backlog,
     ipv6Only: options.ipv6Only,
+    reusePort: options.reusePort,
     builtin,
     // SOCKENGINE_DEBUG logs each accept, so the engine reports them all then.
     deliverOpen: typeof handler?.open === 'function' || (debugEnabled && handler !== undefined),

@@ -116,6 +116,7 @@ export interface NativeUdpListenOptions {
   host: string;
   port: number;
   ipv6Only: boolean;
+  reusePort: boolean;
   maxDatagramSize: number;
   handler: BuiltinHandlerName | UdpHandler;
 }
@@ -123,7 +124,7 @@ export interface NativeUdpListenOptions {
 export async function listenUdpNative(engine: NativeEngine, options: NativeUdpListenOptions): Promise<UdpServer> {
   const host = await numericHost(options.host);
   const builtin = typeof options.handler === 'string' ? options.handler : null;
-  const result = engine.binding.bindDatagram(host, options.port, options.ipv6Only, builtin, options.maxDatagramSize);
+  const result = engine.binding.bindDatagram(host, options.port, options.ipv6Only, builtin, options.maxDatagramSize, options.reusePort);
   if ('errno' in result) throw new SystemError(result.errno, result.syscall, host, options.port);
   const handler = typeof options.handler === 'string' ? {} : options.handler;
   const local = { address: result.address, port: result.port, family: family(result.address) };

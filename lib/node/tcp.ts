@@ -11,6 +11,7 @@ import { parseProxyHeader } from '../proxy.js';
 import type { UnixListenSettings } from '../unix.js';
 import { checkCloseOptions, toBytes } from '../validate.js';
 import { debugEnabled, debugLog } from '../debug.js';
+import { requireNodeReusePort } from './reuse-port.js';
 
 export class NodeConnection<State = unknown> extends BaseConnection<State> {
   private readonly socket: net.Socket;
@@ -329,6 +330,7 @@ export interface NodeListenOptions extends ConnectionSettings {
   port: number;
   backlog: number;
   ipv6Only: boolean;
+  reusePort: boolean;
   maxConnections: number;
   handler: BuiltinHandlerName | TcpHandler;
   /** A Unix-domain server instead of host and port. */
@@ -360,6 +362,7 @@ function socketOptions(options: ConnectionSettings) {
 }
 
 export function listenNode(options: NodeListenOptions): Promise<Server> {
+  if (options.reusePort) requireNodeReusePort('options.reusePort');
   const handler = typeof options.handler === 'string' ? builtinHandler(options.handler, options.framing) : options.handler;
   const context = contextOf(handler, options);
   const netServer = net.createServer(socketOptions(options));
@@ -385,10 +388,11 @@ export function listenNode(options: NodeListenOptions): Promise<Server> {
   return new Promise((resolve, reject) => {
     netServer.once('error', (error) => reject(fromNodeError(error)));
     const unix = options.unix;
-    const where = unix
+    // reusePort: Node 22.12+ (checked above); @types/node 20 does not list it.
+    const listenOptions = unix
       ? { path: unix.path, backlog: options.backlog }
       : { host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only };
-    netServer.listen(where, () => {
+    netServer.listen(options.reusePort ? { ...listenOptions, reusePort: true } : listenOptions, () => {
       if (unix?.permissions !== undefined) {
         // node:net offers only readableAll/writableAll, set after listen() as here: the
         // native backend sets the bits between bind and listen instead.

@@ -6,6 +6,7 @@ import { BaseDatagramSocket, DatagramServer, emptyStats, remoteInfo, type Outgoi
 import { numericHost } from '../dns.js';
 import { fromNodeError } from '../errors.js';
 import type { BoundAddress, BuiltinHandlerName, DatagramStats, UdpHandler, UdpServer } from '../types.js';
+import { requireNodeReusePort } from './reuse-port.js';
 
 export class NodeDatagramSocket<State = unknown> extends BaseDatagramSocket<State> {
   readonly backend = 'node' as const;
@@ -73,14 +74,18 @@ export interface NodeUdpListenOptions {
   host: string;
   port: number;
   ipv6Only: boolean;
+  reusePort: boolean;
   maxDatagramSize: number;
   handler: BuiltinHandlerName | UdpHandler;
 }
 
 export async function listenUdpNode(options: NodeUdpListenOptions): Promise<UdpServer> {
+  if (options.reusePort) requireNodeReusePort('options.reusePort');
   const { type, address } = await socketType(options.host);
   const handler = typeof options.handler === 'string' ? builtinUdpHandler(options.handler) : options.handler;
-  const raw = dgram.createSocket({ type, ipv6Only: options.ipv6Only });
+  // reusePort: Node 22.12+ (checked above); @types/node 20 does not list it.
+  const socketOptions: dgram.SocketOptions = { type, ipv6Only: options.ipv6Only };
+  const raw = dgram.createSocket(options.reusePort ? ({ ...socketOptions, reusePort: true } as dgram.SocketOptions) : socketOptions);
   await new Promise<void>((resolve, reject) => {
     raw.once('error', (error) => reject(fromNodeError(error)));
     raw.bind(options.port, address, () => {

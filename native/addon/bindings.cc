@@ -10,6 +10,8 @@
 
 #include "../loop.h"
 #include "engine.h"
+#include "settings.h"
+#include "workers.h"
 
 namespace sockengine {
 namespace {
@@ -23,6 +25,9 @@ Napi::Value setBatchCallback(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+}  // namespace
+
+// The settings parsers below are shared with workers.cc (settings.h).
 uint32_t uintProperty(const Napi::Object& object, const char* name) {
   return object.Get(name).As<Napi::Number>().Uint32Value();
 }
@@ -64,6 +69,8 @@ std::unique_ptr<Framer> framerFrom(const Napi::Value& value) {
   return framer->valid() ? std::move(framer) : nullptr;
 }
 
+namespace {
+
 // The address a listen() or connect() names: settings.path (a Uint8Array: a socket file's
 // path, or an abstract name starting with a 0 byte) for a Unix-domain socket, else the
 // numeric host and the port. 0 or -errno.
@@ -77,8 +84,9 @@ int addressFrom(const std::string& host, int port, const Napi::Object& settings,
 }
 
 // listen(host, port, settings) -> { endpoint, address, port } or { errno, syscall }, where
-// settings adds { backlog, ipv6Only, builtin: string | null, deliverOpen, maxConnections,
-// path?: Uint8Array, permissions?: number } to the connection settings.
+// settings adds { backlog, ipv6Only, reusePort, builtin: string | null, deliverOpen,
+// maxConnections, proxyTimeout, path?: Uint8Array, permissions?: number } to the connection
+// settings.
 Napi::Value listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine* engine = engineOf(info);
@@ -88,6 +96,7 @@ Napi::Value listen(const Napi::CallbackInfo& info) {
   Loop::ListenSettings settings;
   settings.backlog = static_cast<int>(uintProperty(given, "backlog"));
   settings.ipv6Only = boolProperty(given, "ipv6Only");
+  settings.reusePort = boolProperty(given, "reusePort");
   settings.deliverOpen = boolProperty(given, "deliverOpen");
   settings.maxConnections = uintProperty(given, "maxConnections");
   settings.connection = connectionSettings(given);
@@ -243,7 +252,7 @@ Napi::Object errorResult(Napi::Env env, int error, const char* syscall) {
   return result;
 }
 
-// bindDatagram(host, port, ipv6Only, builtin | null, maxDatagramSize)
+// bindDatagram(host, port, ipv6Only, builtin | null, maxDatagramSize, reusePort)
 //   -> { id, address, port } or { errno, syscall }
 Napi::Value bindDatagram(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -257,12 +266,13 @@ Napi::Value bindDatagram(const Napi::CallbackInfo& info) {
     if (!builtin) return errorResult(env, -EINVAL, "handler");
   }
   size_t maxDatagramSize = info[4].As<Napi::Number>().Uint32Value();
+  bool reusePort = info[5].ToBoolean().Value();
   SockAddr address;
   if (sys::parseAddress(host.c_str(), port, &address) < 0) return errorResult(env, -EINVAL, "inet_pton");
   uint32_t id = 0;
   SockAddr bound;
   const char* failedSyscall = "";
-  int status = engine->loop().bindDatagram(address, ipv6Only, std::move(builtin), maxDatagramSize, &id, &bound,
+  int status = engine->loop().bindDatagram(address, ipv6Only, reusePort, std::move(builtin), maxDatagramSize, &id, &bound,
                                            &failedSyscall);
   engine->syncRef();
   if (status < 0) return errorResult(env, status, failedSyscall);
@@ -423,6 +433,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   add("closeDatagram", closeDatagram);
   add("datagramStats", datagramStats);
   add("disableBatchedDatagrams", disableBatchedDatagrams);
+  addLoopThreadBindings(env, exports);
   return exports;
 }
 
