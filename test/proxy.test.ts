@@ -8,7 +8,8 @@ import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { listen, type Connection, type Server } from '../lib/index.js';
 import { parseProxyHeader } from '../lib/proxy.js';
-import { backends, sleep } from './helpers.js';
+import { join } from 'node:path';
+import { backends, root, sleep, waitFor } from './helpers.js';
 
 const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
 
@@ -146,6 +147,32 @@ describe.each(backends)('PROXY protocol on the %s backend', (backend) => {
     await expect(listen({ backend, port: 0, proxyTimeout: 100, handler: 'echo' })).rejects.toThrow(/proxyTimeout applies with/);
     await expect(listen({ backend, port: 0, proxyProtocol: 'yes' as never, handler: 'echo' })).rejects.toThrow(/proxyProtocol/);
     await expect(listen({ backend, port: 0, proxyProtocol: true, proxyTimeout: 0, handler: 'echo' })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('PROXY protocol with workers (native)', () => {
+  it('built-ins on loop threads read the header first, and count a connection without one', async () => {
+    const server = await listen({ backend: 'native', port: 0, workers: 2, proxyProtocol: true, proxyTimeout: 500, handler: 'uppercase' });
+    const port = server.address().port;
+    expect((await exchange(port, [Buffer.concat([v2(0x21, 0x11, inet4), Buffer.from('hello')])])).text).toBe('HELLO');
+    expect((await exchange(port, [Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 9 10\r\nabc')])).text).toBe('ABC');
+    expect((await exchange(port, [Buffer.from('no header')])).text).toBe('CLOSED');
+    await waitFor(() => server.stats().proxyRejected === 1, 'the rejection to be counted');
+    expect(server.stats()).toMatchObject({ accepted: 3, proxyRejected: 1 });
+    await server.close();
+  });
+
+  it('a handler module in worker threads sees the client the header names', async () => {
+    const server = await listen({
+      backend: 'native',
+      port: 0,
+      workers: 2,
+      proxyProtocol: true,
+      handler: { module: join(root, 'test', 'fixtures', 'workers-remote.mjs') },
+    });
+    const header = Buffer.from('PROXY TCP6 2001:db8::7 ::1 4242 80\r\n');
+    expect((await exchange(server.address().port, [header])).text).toBe('2001:db8::7:4242');
+    await server.close();
   });
 });
 
