@@ -35,3 +35,17 @@ export type {
   UdpListenOptions,
   UdpServer,
 } from './types.js';
+// The socket trigger (lib/trigger/): runs on client events, their records, the page.
+export { trigger, DEFAULT_CONCURRENCY, DEFAULT_QUEUE } from './trigger/trigger.js';
+export { openRunStore, RunStore, SqliteMissingError, DEFAULT_MAX_RUNS } from './trigger/store.js';
+export type { RunStoreOptions } from './trigger/store.js';
+export type {
+  RunRecord,
+  RunSource,
+  Trigger,
+  TriggerEvent,
+  TriggerOptions,
+  TriggerRun,
+  TriggerStats,
+  Workflow,
+} from './trigger/types.js';
