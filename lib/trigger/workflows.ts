@@ -83,20 +83,29 @@ function clip(text: string): string {
 function execWorkflow(command: string, timeout: number): RunWorkflow {
   return (run) =>
     new Promise((resolve, reject) => {
-      const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+      // Its own process group, so a timeout kills what the shell started too (a `sleep`
+      // left behind would keep stdout open and the run waiting).
+      const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      const kill = () => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      };
       const stdout: Buffer[] = [];
       let stdoutBytes = 0;
       let stderr = '';
       let failure: Error | undefined;
       const timer = setTimeout(() => {
         failure = new Error(`exec timed out after ${timeout} ms: ${command}`);
-        child.kill('SIGKILL');
+        kill();
       }, timeout);
       child.stdout.on('data', (chunk: Buffer) => {
         stdoutBytes += chunk.length;
         if (stdoutBytes > MAX_OUTPUT_BYTES) {
           failure ??= new Error(`exec wrote more than ${MAX_OUTPUT_BYTES} bytes to stdout: ${command}`);
-          child.kill('SIGKILL');
+          kill();
         } else stdout.push(chunk);
       });
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
