@@ -169,8 +169,7 @@ export class RunStore {
         this.insert = this.db.prepare(
           `INSERT INTO runs (id, event, source, transport, remote_address, remote_port, local_port, session, payload,
              status, output, error, received_at, started_at, finished_at, replay_of)
-           VALUES (@id, @event, @source, @transport, @remoteAddress, @remotePort, @localPort, @session, @payload,
-             @status, @output, @error, @receivedAt, @startedAt, @finishedAt, @replayOf)`,
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         );
         // Keeps the newest maxRuns ids: everything below the maxRuns-th newest goes.
         this.trim = this.db.prepare('DELETE FROM runs WHERE id < (SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?)');
@@ -188,7 +187,12 @@ export class RunStore {
     this.writeBatch = this.db.transaction(() => {
       const batch = this.pending;
       this.pending = [];
-      for (const record of batch) this.insert!.run({ ...record, payload: Buffer.from(record.payload) });
+      // Positional parameters: 64k rows/s against 45k binding by name (in memory, medians of
+      // 5 rounds; docs/design.md §11).
+      for (const r of batch) {
+        this.insert!.run(r.id, r.event, r.source, r.transport, r.remoteAddress, r.remotePort, r.localPort, r.session,
+          r.payload, r.status, r.output, r.error, r.receivedAt, r.startedAt, r.finishedAt, r.replayOf);
+      }
       this.trim!.run(this.maxRuns - 1);
     });
   }
