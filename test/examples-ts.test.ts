@@ -445,7 +445,7 @@ describe.each(backends)('examples/ts on the %s backend', (backend) => {
       expect(byRun(trigger.stdout.split('\n').slice(2, -1))).toEqual(triggerRecords(kind, trigger.stdout, 2));
     };
     await Promise.all([check('tcp'), check('udp')]);
-  });
+  }, 60_000);
 
   it("stats.ts: the servers' own counters, server.connections and server.stats(), follow the traffic", async () => {
     const { proc: stats, port } = await serve(
