@@ -12,6 +12,7 @@
 // the rounds, interleaved so a slow minute on this shared machine hits every setting alike.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:http';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,25 @@ function storeWrites(batch) {
   return rate;
 }
 
+// Real workflows for scale: how many exec and webhook runs a second the trigger makes at
+// concurrency 4, through debug() (no socket), with the store.
+async function workflowRate(kind) {
+  const http = kind === 'webhook' ? createServer((request, response) => request.resume().on('end', () => response.end('ok'))) : null;
+  if (http) await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const workflow = http ? { webhook: `http://127.0.0.1:${http.address().port}/` } : { exec: 'true' };
+  const t = await trigger({ port: 0, backend: 'node', workflow, store: join(dir, `${kind}-${Date.now()}.db`) });
+  const n = kind === 'exec' ? 200 : 2000;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: n }, () => t.debug('x')));
+  const rate = n / ((performance.now() - started) / 1000);
+  await t.close();
+  if (http) {
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(resolve));
+  }
+  return rate;
+}
+
 const results = {};
 const record = (name, value) => (results[name] ??= []).push(value);
 try {
@@ -71,6 +91,8 @@ try {
     }
     record('store writes, 1 run per transaction', storeWrites(1));
     record('store writes, 512 runs per transaction', storeWrites(512));
+    record('exec workflow (`true`), with the store', await workflowRate('exec'));
+    record('webhook workflow (local node:http), with the store', await workflowRate('webhook'));
     process.stderr.write(`round ${round} done\n`);
   }
 } finally {
