@@ -65,7 +65,14 @@ function details(r: RunRecord): string {
   ].join('\n');
 }
 
+const RUNS_USAGE = `usage: sockengine runs [--store FILE] list [--limit N] [--json]
+       sockengine runs [--store FILE] show ID [--json]`;
+
 export async function runsCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${RUNS_USAGE}\n`);
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseFlags({ args: argv, options: flags, allowPositionals: true, strict: true });

@@ -102,7 +102,16 @@ function parseEvents(text: string | undefined, transport: 'tcp' | 'udp'): Trigge
   return events as TriggerEvent[];
 }
 
+const TRIGGER_USAGE = `usage: sockengine trigger [--transport tcp|udp] [--host H] [--port P] [--backend auto|native|node]
+         [--events connect,data,close] (--run PATH | --exec CMD | --webhook URL) [--store FILE]
+         [--max-runs N] [--reply] [--framing ...] [--max-frame BYTES] [--concurrency N] [--queue N]
+         [--debug TEXT] [--ui PORT] [--shutdown-timeout MS]`;
+
 export async function triggerCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${TRIGGER_USAGE}\n`);
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseFlags({ args: argv, options: flags, allowPositionals: true, strict: true });
