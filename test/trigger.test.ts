@@ -284,21 +284,21 @@ describe.each(backends)('trigger on the %s backend', (backend) => {
   });
 });
 
-describe('trigger records and limits', () => {
+describe.each(backends)('trigger records and limits on the %s backend', (backend) => {
   it('keeps the newest maxRuns records in the file, and numbers runs after them when reopened', async () => {
-    const file = join(dir, 'retention.db');
-    const first = await start({ backend: 'node', store: file, maxRuns: 5, workflow: (run) => run.payload.toString() });
+    const file = join(dir, `retention-${backend}.db`);
+    const first = await start({ backend, store: file, maxRuns: 5, workflow: (run) => run.payload.toString() });
     for (let i = 1; i <= 12; i++) await first.debug(`p${i}`);
     expect(stored(first).map((r) => [r.id, r.output])).toEqual([8, 9, 10, 11, 12].map((id) => [id, `p${id}`]));
     await first.close();
-    const second = await start({ backend: 'node', store: file, maxRuns: 5, workflow: () => 'again' });
+    const second = await start({ backend, store: file, maxRuns: 5, workflow: () => 'again' });
     expect((await second.debug('next')).id).toBe(13);
     expect(stored(second).map((r) => r.id)).toEqual([9, 10, 11, 12, 13]);
   });
 
   it('close() records the runs it could not wait for: queued ones as not run, running ones as not finished', async () => {
     const never = gate();
-    const t = await start({ backend: 'node', concurrency: 1, workflow: () => never.opened });
+    const t = await start({ backend, concurrency: 1, workflow: () => never.opened });
     const pending = [t.debug('a'), t.debug('b'), t.debug('c')];
     await t.close({ timeout: 50 });
     const records = await Promise.all(pending);
@@ -322,7 +322,7 @@ describe('trigger records and limits', () => {
     await expect(trigger({ port: 0, workflow: w, maxRuns: 3 })).rejects.toThrow(/options.maxRuns applies with options.store/);
     await expect(trigger({ port: 0, workflow: w, reply: 'yes' as unknown as boolean })).rejects.toThrow(/options.reply/);
     await expect(trigger({ port: 0, workflow: w, colour: 'red' } as TriggerOptions)).rejects.toThrow(/unknown option 'colour'/);
-    const t = await start({ backend: 'node', store: false, workflow: w });
+    const t = await start({ backend, store: false, workflow: w });
     await expect(t.replay(1)).rejects.toMatchObject({ code: 'ERR_SOCKENGINE_NO_STORE' });
     expect(t.runs()).toEqual([]);
   });

@@ -129,6 +129,22 @@ function execWorkflow(command: string, timeout: number): RunWorkflow {
     });
 }
 
+/** The response body as text, refusing more than MAX_OUTPUT_BYTES however it is sent. */
+async function readBody(response: Response, url: string): Promise<string> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > MAX_OUTPUT_BYTES) {
+      await response.body.cancel().catch(() => {});
+      throw new Error(`webhook ${url} answered more than ${MAX_OUTPUT_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** POST the run as JSON; the response body is the output, a non-2xx status an error. */
 function webhookWorkflow(url: string, timeout: number): RunWorkflow {
   return async (run) => {
@@ -145,12 +161,7 @@ function webhookWorkflow(url: string, timeout: number): RunWorkflow {
       const reason = e.name === 'TimeoutError' ? `timed out after ${timeout} ms` : (e.cause?.message ?? e.message);
       throw new Error(`webhook ${url} failed: ${reason}`);
     }
-    const declared = Number(response.headers.get('content-length') ?? 0);
-    if (declared > MAX_OUTPUT_BYTES) {
-      await response.body?.cancel();
-      throw new Error(`webhook ${url} answered more than ${MAX_OUTPUT_BYTES} bytes`);
-    }
-    const body = await response.text();
+    const body = await readBody(response, url);
     if (!response.ok) throw new Error(`webhook ${url} answered ${response.status} ${response.statusText}${body ? `: ${clip(body)}` : ''}`);
     return body;
   };
