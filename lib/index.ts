@@ -39,6 +39,8 @@ export type {
 export { trigger, DEFAULT_CONCURRENCY, DEFAULT_QUEUE } from './trigger/trigger.js';
 export { openRunStore, RunStore, SqliteMissingError, DEFAULT_MAX_RUNS } from './trigger/store.js';
 export type { RunStoreOptions } from './trigger/store.js';
+export { serveTriggerUi } from './trigger/ui/server.js';
+export type { TriggerUi } from './trigger/ui/server.js';
 export type {
   RunRecord,
   RunSource,

@@ -29,6 +29,7 @@ export const PAGE_HTML = `<!doctype html>
   dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0 0 8px; }
   dt { color: #5b6570; }
   #message { color: #b3261e; min-height: 1em; }
+  #detail-hex { white-space: pre; word-break: normal; }
 </style>
 </head>
 <body>
