@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
+import * as net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +104,22 @@ describe.each(backends)('sockengine trigger on the %s backend', (backend) => {
     expect(table[3]).toMatch(/^3\s+\S+Z\s+data\s+client\s+127\.0\.0\.1:\d+\s+ok\s+"Hello TCP Server\\u0000"$/);
     await stop(proc);
     expect(proc.stderr).toBe('');
+  });
+
+  it('--reply --framing line sends each line run\'s output back to its client; --events data records only data', async () => {
+    const store = join(dir, `reply-${backend}.db`);
+    const { proc, port, line } = await startTrigger(['--backend', backend, '--run', workflowModule, '--store', store, '--reply', '--framing', 'line', '--events', 'data']);
+    expect(line).toContain(' events=data ');
+    const socket = net.connect(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    socket.write('first\nsecond\n');
+    await waitFor(() => received.split('\n').length === 3, 'two replies');
+    expect(received).toBe('data from client: "first"\ndata from client: "second"\n');
+    socket.end();
+    await new Promise((resolve) => socket.once('close', resolve));
+    await stop(proc);
+    expect(runsJson(store).map((r) => [r.event, r.payloadText])).toEqual([['data', 'first'], ['data', 'second']]);
   });
 
   it("the write-up's UDP client makes one datagram record; --exec runs a command per run", async () => {

@@ -220,10 +220,12 @@ export async function triggerCommand(argv: string[]): Promise<number> {
   });
   const bound = running.address();
   const eventsText = transport === 'udp' ? 'datagram' : (events ?? ['connect', 'data', 'close']).join(',');
+  // One write, so a reader that sees the ready line sees the page's address and the debug
+  // run's result with it.
   process.stdout.write(
-    `listening trigger ${transport} ${hostPort(bound.address, bound.port)} backend=${running.backend} events=${eventsText} store=${store}\n`,
+    `listening trigger ${transport} ${hostPort(bound.address, bound.port)} backend=${running.backend} events=${eventsText} store=${store}\n` +
+      (ui ? `ui ${ui.url}\n` : '') +
+      debugLine,
   );
-  if (ui) process.stdout.write(`ui ${ui.url}\n`);
-  process.stdout.write(debugLine);
   return stopped;
 }
