@@ -43,3 +43,19 @@ export type {
 // Typed handler errors (issue 14): what error() and close() receive, and the bytes data() gets.
 export { HandlerError } from './errors.js';
 export type { ConnectionError, NodeBuffer } from './types.js';
+// The socket trigger (lib/trigger/): runs on client events, their records, the page.
+export { trigger, DEFAULT_CONCURRENCY, DEFAULT_QUEUE } from './trigger/trigger.js';
+export { openRunStore, RunStore, SqliteMissingError, DEFAULT_MAX_RUNS } from './trigger/store.js';
+export type { RunStoreOptions } from './trigger/store.js';
+export { serveTriggerUi } from './trigger/ui/server.js';
+export type { TriggerUi } from './trigger/ui/server.js';
+export type {
+  RunRecord,
+  RunSource,
+  Trigger,
+  TriggerEvent,
+  TriggerOptions,
+  TriggerRun,
+  TriggerStats,
+  Workflow,
+} from './trigger/types.js';

@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openRunStore } from '../lib/index.js';
 import { finished, freePort, killStarted, LinePeer, sleep, startProcess, waitFor, type Proc } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -93,6 +94,22 @@ async function serveCli(args: string[], tsHandler = false): Promise<{ proc: Proc
   const match = /^listening (tcp|udp) 127\.0\.0\.1:(\d+) /.exec(proc.stdout);
   if (!match) throw new Error(`sockengine serve did not start: ${proc.stdout} ${proc.stderr}`);
   return { proc, port: Number(match[2]) };
+}
+
+/** A temporary directory for this file's run stores. */
+const storeDir = mkdtempSync(join(tmpdir(), 'sockengine-examples-trigger-'));
+afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
+
+/** Starts `sockengine trigger ... --run examples/ts/trigger_workflow.ts --port 0`; gives the real port and the store. */
+async function triggerCli(args: string[], storeName: string): Promise<{ proc: Proc; port: number; store: string }> {
+  const store = join(storeDir, storeName);
+  const proc = start('sockengine trigger', process.execPath, [
+    '--import', 'tsx', cli, 'trigger', '--host', HOST, '--port', '0', '--run', join(examples, 'trigger_workflow.ts'), '--store', store, ...args,
+  ]);
+  await waitFor(() => proc.done || /^listening trigger .*\n/.test(proc.stdout), 'sockengine trigger to listen', 15_000);
+  const match = /^listening trigger (tcp|udp) 127\.0\.0\.1:(\d+) /.exec(proc.stdout);
+  if (!match) throw new Error(`sockengine trigger did not start: ${proc.stdout} ${proc.stderr}`);
+  return { proc, port: Number(match[2]), store };
 }
 
 /** The client port a server printed in `pattern`'s first group. */
@@ -402,15 +419,18 @@ describe.each(backends)('examples/ts on the %s backend', (backend) => {
     expect(new Set(serverLines.slice(3, -1))).toEqual(new Set(['hello MicroPython, I am TCP Client']));
   });
 
-  it('socket_trigger.ts (seed 000): trigger_client.ts and the seed Python clients start one run per event', async () => {
+  it('socket_trigger.ts (seed 000): trigger_client.ts and the seed Python clients start one recorded run per event', async () => {
     const check = async (kind: Kind) => {
       const { proc: trigger, port } = await serve(
         kind,
         (p) => ts('socket_trigger.ts', ['--backend', backend, '--transport', kind, '--debug', 'debug run', String(p), HOST]),
-        printed('run #1 Data'),
+        printed('run #1 '),
       );
-      const what = kind === 'tcp' ? 'Connect, Data, Close' : 'datagrams';
-      expect(trigger.stdout).toBe(`socket trigger on ${kind} ${HOST}:${port} (${what})\nrun #1 Data {"address":"debug","port":0,"data":"debug run"}\n`);
+      const what = kind === 'tcp' ? 'connect,data,close' : 'datagram';
+      const event = kind === 'tcp' ? 'data' : 'datagram';
+      expect(trigger.stdout).toBe(
+        `socket trigger on ${kind} ${HOST}:${port} (${what})\nrun #1 ${event} debug - ok: ${event[0]!.toUpperCase()}${event.slice(1)} from debug: "debug run"\n`,
+      );
       const runsPerClient = kind === 'tcp' ? 3 : 1;
       const tsClient = ts('trigger_client.ts', ['--backend', backend, '--transport', kind, HOST, String(port)]);
       await succeeded(tsClient);
@@ -422,10 +442,10 @@ describe.each(backends)('examples/ts on the %s backend', (backend) => {
       await waitFor(() => trigger.stdout.includes(`run #${1 + 2 * runsPerClient} `), "the Python client's runs");
       trigger.child.kill('SIGINT');
       await succeeded(trigger);
-      expect(trigger.stdout.split('\n').slice(2, -1)).toEqual(triggerRecords(kind, trigger.stdout, 2));
+      expect(byRun(trigger.stdout.split('\n').slice(2, -1))).toEqual(triggerRecords(kind, trigger.stdout, 2));
     };
     await Promise.all([check('tcp'), check('udp')]);
-  });
+  }, 60_000);
 
   it("stats.ts: the servers' own counters, server.connections and server.stats(), follow the traffic", async () => {
     const { proc: stats, port } = await serve(
@@ -446,14 +466,14 @@ describe.each(backends)('examples/ts on the %s backend', (backend) => {
     await succeeded(stats);
   });
 
-  it("the sockengine command serves the seeds' Python clients: 003 echo and UDP, 004 TCP and UDP, 000 with the trigger handler modules", async () => {
+  it("the sockengine command serves the seeds' Python clients: 003 echo and UDP, 004 TCP and UDP, 000 with sockengine trigger and the example workflow", async () => {
     const [echo, reply, upperTcp, upperUdp, triggerTcp, triggerUdp] = await Promise.all([
       serveCli(['--backend', backend, '--handler', 'echo']),
       serveCli(['--backend', backend, '--transport', 'udp', '--handler', 'reply:Message received.']),
       serveCli(['--backend', backend, '--transport', 'tcp']),
       serveCli(['--backend', backend, '--transport', 'udp']),
-      serveCli(['--backend', backend, '--transport', 'tcp', '--handler', 'examples/ts/trigger_tcp.ts'], true),
-      serveCli(['--backend', backend, '--transport', 'udp', '--handler', 'examples/ts/trigger_udp.ts'], true),
+      triggerCli(['--backend', backend, '--transport', 'tcp'], `trigger-tcp-${backend}.db`),
+      triggerCli(['--backend', backend, '--transport', 'udp'], `trigger-udp-${backend}.db`),
     ]);
     const upperInput = 'abc\nHello World\nexit\n';
     const clients: [Proc, string][] = [
@@ -472,30 +492,52 @@ describe.each(backends)('examples/ts on the %s backend', (backend) => {
       await succeeded(client);
       expect(client.stdout, client.name).toBe(output);
     }
-    await waitFor(() => triggerTcp.proc.stdout.includes('run #3 ') && triggerUdp.proc.stdout.includes('run #1 '), 'the trigger runs');
+    /** The store's records, oldest first, read in this process. */
+    const records = (store: string) => {
+      const reader = openRunStore(store, { readonly: true });
+      try {
+        return reader.list().reverse().map((r) => ({ ...r, payloadText: r.payload.toString('utf8') }));
+      } finally {
+        reader.close();
+      }
+    };
+    await waitFor(() => records(triggerTcp.store).length === 3 && records(triggerUdp.store).length === 1, 'the trigger records', 15_000);
     const servers = [echo, reply, upperTcp, upperUdp, triggerTcp, triggerUdp];
     for (const { proc } of servers) proc.child.kill('SIGINT');
     for (const { proc } of servers) await succeeded(proc);
-    expect(triggerTcp.proc.stdout.split('\n').slice(1, -1)).toEqual(triggerRecords('tcp', triggerTcp.proc.stdout, 1, 1));
-    expect(triggerUdp.proc.stdout.split('\n').slice(1, -1)).toEqual(triggerRecords('udp', triggerUdp.proc.stdout, 1, 1));
-  });
+    const tcp = records(triggerTcp.store);
+    const who = `127.0.0.1:${tcp[0]!.remotePort}`;
+    expect(tcp.map((r) => [r.event, r.payloadText, r.output])).toEqual([
+      ['connect', '', `Connect from ${who}`],
+      ['data', 'Hello TCP Server\0', `Data from ${who}: "Hello TCP Server\\u0000"`],
+      ['close', '', `Close from ${who}`],
+    ]);
+    const [udp] = records(triggerUdp.store);
+    expect([udp!.event, udp!.payloadText, udp!.output]).toEqual(['datagram', 'Hello UDP Server', `Datagram from 127.0.0.1:${udp!.remotePort}: "Hello UDP Server"`]);
+   }, 60_000);
 });
 
+/** Lines `run #N ...` in run order (runs may finish, and print, out of order). */
+function byRun(lines: string[]): string[] {
+  const id = (line: string) => Number(/^run #(\d+) /.exec(line)?.[1] ?? NaN);
+  return [...lines].sort((a, b) => id(a) - id(b));
+}
+
 /**
- * The records a trigger prints for `clients` clients (TCP: Connect, Data, Close each; UDP: one
- * Data each), numbered from `first`, with the client ports taken from the output.
+ * The lines socket_trigger.ts prints for `clients` clients (TCP: connect, data, close each;
+ * UDP: one datagram each), numbered from `first`, with the client ports taken from the output.
  */
 function triggerRecords(kind: Kind, output: string, clients: number, first = 2): string[] {
-  const ports = [...output.matchAll(/"address":"127\.0\.0\.1","port":(\d+),"data"/g)].map((match) => Number(match[1]));
+  const ports = [...output.matchAll(/^run #\d+ (?:data|datagram) client 127\.0\.0\.1:(\d+) /gm)].map((match) => Number(match[1]));
   expect(ports).toHaveLength(clients);
   const records: string[] = [];
   let run = first;
   for (const port of ports) {
-    const who = `"address":"127.0.0.1","port":${port}`;
+    const who = `127.0.0.1:${port}`;
     const data = JSON.stringify(kind === 'tcp' ? 'Hello TCP Server\0' : 'Hello UDP Server');
-    if (kind === 'tcp') records.push(`run #${run++} Connect {${who}}`);
-    records.push(`run #${run++} Data {${who},"data":${data}}`);
-    if (kind === 'tcp') records.push(`run #${run++} Close {${who}}`);
+    if (kind === 'tcp') records.push(`run #${run++} connect client ${who} ok: Connect from ${who}`);
+    records.push(`run #${run++} ${kind === 'tcp' ? 'data' : 'datagram'} client ${who} ok: ${kind === 'tcp' ? 'Data' : 'Datagram'} from ${who}: ${data}`);
+    if (kind === 'tcp') records.push(`run #${run++} close client ${who} ok: Close from ${who}`);
   }
   return records;
 }

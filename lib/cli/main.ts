@@ -1,9 +1,11 @@
-/** The sockengine command: `serve`, `client` and `build`. */
+/** The sockengine command: `serve`, `client`, `trigger`, `runs` and `build`. */
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { build, BUILD_USAGE } from './build.js';
 import { client, CLIENT_USAGE } from './client.js';
+import { runsCommand, RUNS_USAGE } from './runs.js';
 import { serve, SERVE_USAGE } from './serve.js';
+import { triggerCommand, TRIGGER_USAGE } from './trigger.js';
 
 /** `sockengine --help`: every command's usage. */
 export const USAGE = `usage: sockengine COMMAND [options]   (sockengine COMMAND --help for one command)
@@ -11,6 +13,10 @@ export const USAGE = `usage: sockengine COMMAND [options]   (sockengine COMMAND 
 ${SERVE_USAGE}
 
 ${CLIENT_USAGE}
+
+${TRIGGER_USAGE}
+
+${RUNS_USAGE}
 
 ${BUILD_USAGE}
 
@@ -31,10 +37,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'serve') return await serve(rest);
     if (command === 'client') return await client(rest);
+    if (command === 'trigger') return await triggerCommand(rest);
+    if (command === 'runs') return await runsCommand(rest);
     if (command === 'build') return await build(rest);
     if (command === '--version' || command === '-V' || command === 'version') return print(version());
     if (command === '--help' || command === '-h' || command === 'help') return print(USAGE);
-    throw new UsageError(command === undefined ? 'missing command (serve, client or build)' : `unknown command '${command}'`);
+    throw new UsageError(command === undefined ? 'missing command (serve, client, trigger, runs or build)' : `unknown command '${command}'`);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`sockengine: ${error.message} (try sockengine --help)\n`);
