@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { backends, cli, exited, finished, killStarted, root, startCli, startProcess } from './helpers.js';
+import { backends, cli, exited, finished, freePort, killStarted, root, startCli, startProcess } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sockengine-cli-scale-'));
 let serial = 0;
@@ -75,6 +75,39 @@ describe.each(backends)('sockengine on Unix sockets and behind balancers, --back
     expect(await talk('hello')).toBe('');
     child.kill('SIGTERM');
     expect((await exited(child)).code).toBe(0);
+  });
+});
+
+describe('N processes on one port with --reuse-port (docs/deploy.md)', () => {
+  it('two serve processes share one port and the kernel gives each some of 24 connections', async () => {
+    const port = await freePort('tcp');
+    const one = await startCli(['serve', '-p', String(port), '--reuse-port', '--handler', 'reply:one', '--backend', 'native']);
+    const two = await startCli(['serve', '-p', String(port), '--reuse-port', '--handler', 'reply:two', '--backend', 'native']);
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        new Promise<string>((resolve, reject) => {
+          const socket = net.connect({ port, host: '127.0.0.1' });
+          let got = '';
+          socket.on('data', (chunk) => {
+            got += chunk;
+            socket.destroy();
+            resolve(got);
+          });
+          socket.on('error', reject);
+          socket.write('x');
+        }),
+      ),
+    );
+    expect(new Set(answers)).toEqual(new Set(['one', 'two']));
+    one.child.kill('SIGTERM');
+    two.child.kill('SIGTERM');
+    await Promise.all([exited(one.child), exited(two.child)]);
+  });
+
+  it('the node backend on Node 20 refuses --reuse-port, naming the Node version that has it', () => {
+    const result = spawnSync(process.execPath, [cli, 'serve', '-p', '0', '--reuse-port', '--backend', 'node'], { encoding: 'utf8', timeout: 10_000 });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/needs Node\.js 22\.12/);
   });
 });
 

@@ -22,6 +22,7 @@ export const SERVE_USAGE = `usage: sockengine serve [options]
       --framing line|delim:HEX|length:N[:le]|fixed:N   tcp: one message per frame
       --max-frame BYTES      with --framing: the largest frame (default 65536)
       --workers N|auto       serve on N threads (auto: one per core), each with its own SO_REUSEPORT listener
+      --reuse-port           SO_REUSEPORT: run several serve processes on one port (native; node needs Node 22.12+)
       --stats SECONDS        print a one-line summary of the server's counters every SECONDS
       --unix PATH            tcp: listen on a Unix stream socket instead (@NAME: an abstract name)
       --permissions MODE     with --unix: the socket file's mode, octal (e.g. 660)
@@ -50,6 +51,7 @@ const options: OptionSpec = {
   'proxy-protocol': { type: 'boolean' },
   'proxy-timeout': { type: 'string' },
   workers: { type: 'string' },
+  'reuse-port': { type: 'boolean' },
 };
 /** --stats: the shortest interval, so a typo such as 0.001 cannot flood the terminal. */
 const SHORTEST_STATS_SECONDS = 0.1;
@@ -244,9 +246,12 @@ export async function serve(argv: string[]): Promise<number> {
   if (workersText !== undefined && workersText !== 'auto' && !/^[1-9]\d*$/.test(workersText)) {
     throw new UsageError(`--workers must be a whole number from 1, or auto, got '${workersText}'`);
   }
-  const spread = workersText === undefined ? {} : {
-    workers: workersText === 'auto' ? ('auto' as const) : Number(workersText),
-    onWorkerError: (error: Error) => void process.stderr.write(`sockengine: ${error.message}; the other workers go on\n`),
+  const spread = {
+    ...(workersText === undefined ? {} : {
+      workers: workersText === 'auto' ? ('auto' as const) : Number(workersText),
+      onWorkerError: (error: Error) => void process.stderr.write(`sockengine: ${error.message}; the other workers go on\n`),
+    }),
+    ...(given.has('reuse-port') ? { reusePort: true } : {}),
   };
   // A TCP module goes through worker-handler.js, which gives it reportingFailures in each worker.
   const moduleUrl = pathToFileURL(resolve(handlerSpec)).href;
