@@ -35,3 +35,5 @@ export type {
   UdpListenOptions,
   UdpServer,
 } from './types.js';
+// JSON action messages (docs/messages.md), built on the exports above.
+export * from './messages/index.js';
