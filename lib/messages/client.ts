@@ -307,8 +307,15 @@ class Client implements MessageClient {
       this.#connection?.destroy();
       return;
     }
-    // Answers without an id belong to send(): read and dropped.
-    if (typeof answer.id !== 'number') return;
+    if (typeof answer.id !== 'number') {
+      // TOO_LARGE has no id (the line was not read) and the server is closing: none of the
+      // requests in flight will be answered, and one of them caused it.
+      if (!answer.ok && answer.code === 'TOO_LARGE') {
+        for (const outgoing of [...this.#pending.values()]) this.#fail(outgoing, new RemoteError(answer.code, answer.message));
+      }
+      // Other answers without an id belong to send(): read and dropped.
+      return;
+    }
     const outgoing = this.#pending.get(answer.id);
     if (outgoing === undefined) return; // timed out already
     if (answer.ok) this.#settle(outgoing, undefined, answer.answer);
