@@ -6,9 +6,9 @@
 //            (what a user writes without a library; no size cap, no error answers)
 // for two shapes: 1 connection x 100 requests in flight, 50 connections x 1 in flight.
 //
-// `npm run bench:messages [-- --rounds N --duration S]`. Each measurement starts a fresh
-// server process and a load-generator process (this file with --load), pinned to cores 1
-// and 0 when taskset works. The generator keeps each connection's window full: for every
+// `npm run bench:messages [-- --rounds N --duration S --no-pin]`. Each measurement starts a
+// fresh server process and a load-generator process (this file with --load), pinned to
+// cores 1 and 0 when taskset works (--no-pin: left to the scheduler). The generator keeps each connection's window full: for every
 // answer line that comes back it writes one more request, and it checks that each answer
 // is the JSON it expects. Rounds are interleaved (every server, then again), and each
 // figure is the median of the rounds. Every run is bounded: warmup + duration per
@@ -172,8 +172,13 @@ async function main(argv) {
   if (argv[0] === '--load') return runLoad(Number(argv[1]), Number(argv[2]), Number(argv[3]), Number(argv[4]), Number(argv[5]));
   const options = { rounds: 3, duration: 2, warmup: 0.5, pin: tasksetWorks() };
   for (let i = 0; i < argv.length; i += 2) {
+    if (argv[i] === '--no-pin' || argv[i] === '--pin') {
+      options.pin = argv[i] === '--pin';
+      i--;
+      continue;
+    }
     const name = argv[i].replace(/^--/, '');
-    if (!['rounds', 'duration', 'warmup'].includes(name) || argv[i + 1] === undefined) throw new Error(`usage: bench/messages.js [--rounds N] [--duration S] [--warmup S]`);
+    if (!['rounds', 'duration', 'warmup'].includes(name) || argv[i + 1] === undefined) throw new Error(`usage: bench/messages.js [--rounds N] [--duration S] [--warmup S] [--pin | --no-pin]`);
     options[name] = Number(argv[i + 1]);
   }
   const results = new Map();
