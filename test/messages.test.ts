@@ -285,6 +285,16 @@ describe.each(backends)('%s backend', (backend) => {
     expect(await c.request('echo', 'reconnected')).toBe('reconnected');
   });
 
+  it('drops the connection of a server that does not speak the format, naming the line', async () => {
+    const babbler = net.createServer((socket) => socket.on('data', () => socket.write('HELLO THERE\n')));
+    await new Promise<void>((resolve) => babbler.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => babbler.close(() => resolve())));
+    const c = client((babbler.address() as net.AddressInfo).port, { reconnect: false });
+    const error = await c.request('echo', 1).catch((e: unknown) => e as Error & { code: string; cause: Error });
+    expect(error.code).toBe('ERR_SOCKENGINE_CONNECTION_DROPPED');
+    expect(error.cause.message).toBe('the server sent a line that is not an answer: "HELLO THERE"');
+  });
+
   it('close() waits for answers already asked for, then refuses new messages', async () => {
     const server = await start({ actions });
     const c = client(server.address().port);

@@ -105,6 +105,8 @@ class Client implements MessageClient {
   #failures = 0;
   /** Why the last attempt failed (ECONNREFUSED: nobody listening). */
   #lastError: Error | undefined;
+  /** Why the client itself dropped the connection (the server broke the protocol). */
+  #protocolError: Error | undefined;
   /** The one connection of a client without reconnect has been used up. */
   #spent = false;
   readonly #queue: Outgoing[] = [];
@@ -184,6 +186,8 @@ class Client implements MessageClient {
         this.#fail(outgoing, new NotConnectedError(`no connection to ${this.#where()} within ${this.#connectTimeout} ms (connectTimeout)`, this.#lastError));
       }, this.#connectTimeout);
       this.#queue.push(outgoing);
+      // A message waits for the next attempt: that timer must keep the process alive now.
+      this.#reconnectTimer?.ref();
     });
   }
 
@@ -304,6 +308,7 @@ class Client implements MessageClient {
     const answer = parseAnswer(line);
     if (answer === null) {
       // Not this protocol: nothing after it can be trusted either.
+      this.#protocolError = new Error(`the server sent a line that is not an answer: ${JSON.stringify(line.subarray(0, 80).toString())}`);
       this.#connection?.destroy();
       return;
     }
@@ -322,7 +327,9 @@ class Client implements MessageClient {
     else this.#settle(outgoing, new RemoteError(answer.code, answer.message), undefined);
   }
 
-  #dropped(connection: Connection, cause: Error | undefined): void {
+  #dropped(connection: Connection, closeError: Error | undefined): void {
+    const cause = closeError ?? this.#protocolError;
+    this.#protocolError = undefined;
     if (this.#connection === connection) this.#connection = null;
     this.#signalClosed?.();
     for (const outgoing of [...this.#pending.values()]) this.#fail(outgoing, new ConnectionDroppedError(outgoing.action, cause));
