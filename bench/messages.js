@@ -9,12 +9,15 @@
 // `npm run bench:messages [-- --rounds N --duration S --no-pin]`. Each measurement starts a
 // fresh server process and a load-generator process (this file with --load), pinned to
 // cores 1 and 0 when taskset works (--no-pin: left to the scheduler). The generator keeps each connection's window full: for every
-// answer line that comes back it writes one more request, and it checks that each answer
-// is the JSON it expects. Rounds are interleaved (every server, then again), and each
+// answer line that comes back it writes one more request, and it checks every 64th answer
+// against the JSON it expects. It also reads the server's CPU time (user + system, from
+// /proc/PID/stat) at the start and end of the measured seconds: with a Node generator the
+// generator can be the limit, and CPU per request still tells the servers apart. Rounds are interleaved (every server, then again), and each
 // figure is the median of the rounds. Every run is bounded: warmup + duration per
 // measurement, and a hard kill after 30 s.
 import { execFileSync, spawn } from 'node:child_process';
 import * as net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -54,8 +57,17 @@ async function runServer(kind) {
   process.stdout.write(`listening messages 127.0.0.1:${port} backend=${kind}\n`);
 }
 
-/** The load generator: prints one JSON line { requests, seconds, errors }. */
-async function runLoad(port, connections, inflight, warmup, duration) {
+/** CPU time (user + system) of process `pid` so far, in seconds, from /proc (Linux). */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** The load generator: prints one JSON line { requests, seconds, errors, serverCpu }. */
+async function runLoad(port, connections, inflight, warmup, duration, serverPid) {
   const expected = JSON.stringify(MESSAGE);
   let counting = false;
   let answered = 0;
@@ -100,12 +112,14 @@ async function runLoad(port, connections, inflight, warmup, duration) {
   await new Promise((resolve) => setTimeout(resolve, warmup * 1000));
   counting = true;
   const started = process.hrtime.bigint();
+  const cpuBefore = cpuSeconds(serverPid);
   await new Promise((resolve) => setTimeout(resolve, duration * 1000));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const requests = answered;
+  const serverCpu = cpuSeconds(serverPid) - cpuBefore;
   counting = false;
   for (const socket of sockets) socket.destroy();
-  process.stdout.write(`${JSON.stringify({ requests, seconds, errors })}\n`);
+  process.stdout.write(`${JSON.stringify({ requests, seconds, errors, serverCpu })}\n`);
   process.exit(0);
 }
 
@@ -144,10 +158,11 @@ async function measure(kind, shape, options) {
   try {
     const line = await firstLine(server, /^listening /, 10_000);
     const port = /:(\d+) /.exec(line)[1];
-    const [loadCmd, loadArgs] = pinned(0, [self, '--load', port, shape.connections, shape.inflight, options.warmup, options.duration], options.pin);
-    const load = spawn(loadCmd, loadArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const loadArgs = [self, '--load', port, shape.connections, shape.inflight, options.warmup, options.duration, server.pid];
+    const [loadCmd, loadArgv] = pinned(0, loadArgs, options.pin);
+    const load = spawn(loadCmd, loadArgv, { stdio: ['ignore', 'pipe', 'pipe'] });
     const result = JSON.parse(await firstLine(load, /^\{/, 30_000));
-    return { ...result, perSecond: result.requests / result.seconds };
+    return { ...result, perSecond: result.requests / result.seconds, cpuPerRequest: (result.serverCpu / result.requests) * 1e6 };
   } finally {
     server.kill('SIGKILL');
   }
@@ -169,7 +184,7 @@ const median = (values) => {
 
 async function main(argv) {
   if (argv[0] === '--server') return runServer(argv[1]);
-  if (argv[0] === '--load') return runLoad(Number(argv[1]), Number(argv[2]), Number(argv[3]), Number(argv[4]), Number(argv[5]));
+  if (argv[0] === '--load') return runLoad(...argv.slice(1, 7).map(Number));
   const options = { rounds: 3, duration: 2, warmup: 0.5, pin: tasksetWorks() };
   for (let i = 0; i < argv.length; i += 2) {
     if (argv[i] === '--no-pin' || argv[i] === '--pin') {
@@ -188,20 +203,24 @@ async function main(argv) {
         const run = await measure(kind, shape, options);
         if (run.errors > 0) throw new Error(`${kind} ${shape.id}: ${run.errors} wrong answers`);
         const key = `${kind} ${shape.id}`;
-        results.set(key, [...(results.get(key) ?? []), run.perSecond]);
-        process.stderr.write(`round ${round} ${key}: ${Math.round(run.perSecond)} requests/s\n`);
+        results.set(key, [...(results.get(key) ?? []), run]);
+        process.stderr.write(`round ${round} ${key}: ${Math.round(run.perSecond)} requests/s, server ${run.cpuPerRequest.toFixed(2)} us CPU per request\n`);
       }
     }
   }
   const when = new Date().toISOString().slice(0, 10);
-  console.log(`JSON action messages, echo, requests/s (median of ${options.rounds} rounds of ${options.duration} s; ${options.pin ? 'pinned' : 'not pinned'}; ${when})`);
+  console.log(
+    `JSON action messages, echo: requests/s (ratio to net) and the server's CPU per request; median of ${options.rounds} rounds of ${options.duration} s; ${options.pin ? 'pinned' : 'not pinned'}; ${when}`,
+  );
   console.log('| server | ' + SHAPES.map((s) => `${s.connections} conn x ${s.inflight} in flight`).join(' | ') + ' |');
   console.log('|---|' + SHAPES.map(() => '---|').join(''));
   for (const kind of SERVERS) {
     const cells = SHAPES.map((shape) => {
-      const value = median(results.get(`${kind} ${shape.id}`));
-      const plain = median(results.get(`net ${shape.id}`));
-      return `${Math.round(value).toLocaleString('en-US')} (${(value / plain).toFixed(2)})`;
+      const runs = results.get(`${kind} ${shape.id}`);
+      const value = median(runs.map((run) => run.perSecond));
+      const plain = median(results.get(`net ${shape.id}`).map((run) => run.perSecond));
+      const cpu = median(runs.map((run) => run.cpuPerRequest));
+      return `${Math.round(value).toLocaleString('en-US')} (${(value / plain).toFixed(2)}), ${cpu.toFixed(1)} us CPU`;
     });
     console.log(`| ${kind} | ${cells.join(' | ')} |`);
   }
