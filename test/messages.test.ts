@@ -314,6 +314,53 @@ describe.each(backends)('%s backend', (backend) => {
     expect(server.stats().requests).toBe(1);
   });
 
+  it('maxInFlight: a connection with that many requests being handled is not read until one finishes', async () => {
+    let started = 0;
+    const release: Array<() => void> = [];
+    const server = await start({
+      maxInFlight: 2,
+      actions: {
+        hold: (n: number) => {
+          started++;
+          return new Promise((resolve) => release.push(() => resolve(n)));
+        },
+      },
+    });
+    const raw = await peer(server);
+    raw.write([1, 2, 3, 4, 5].map((n) => `{"id":${n},"action":"hold","message":${n}}\n`).join(''));
+    await waitFor(() => started === 2, 'two handlers to start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(started).toBe(2);
+    // Each one finished lets the next in.
+    while (raw.lines.length < 5) {
+      release.shift()?.();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect((await raw.answers(5)).map((a) => a.id)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('stops reading a client that does not read its answers, and serves it all once it does', async () => {
+    const server = await start({ actions });
+    const raw = await peer(server);
+    raw.socket.pause();
+    const big = 'z'.repeat(60_000);
+    const total = 300; // 18 MB of answers: more than the kernel's buffers on both sides hold
+    for (let i = 1; i <= total; i++) raw.write(`{"id":${i},"action":"echo","message":"${big}"}\n`);
+    let before = -1;
+    await waitFor(() => {
+      const now = server.stats().requests;
+      const still = now === before;
+      before = now;
+      return still;
+    }, 'the server to stop reading', 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.stats().requests).toBeLessThan(total);
+    raw.socket.resume();
+    await waitFor(() => raw.lines.length === total, `${total} answers`, 20_000);
+    expect(server.stats()).toMatchObject({ requests: total, answers: total });
+    expect(JSON.parse(raw.lines[total - 1]!)).toEqual({ id: total, answer: big });
+  });
+
   it('server close() answers what is in flight, then ends each connection', async () => {
     const server = await serveMessages({ port: 0, backend, actions });
     const raw = await LinePeer.connect(server.address().port);

@@ -105,6 +105,7 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
 const DEFAULT_MAX_IN_FLIGHT = 1024;
 /** After a TOO_LARGE answer and our FIN, how long a peer that keeps sending is read and ignored before we destroy. */
 const LINGER_MS = 1000;
+const EMPTY = Buffer.alloc(0);
 /** The default port, the write-up's. */
 export const DEFAULT_MESSAGE_PORT = 65432;
 
@@ -163,13 +164,20 @@ export async function serveMessages(options: MessageServerOptions): Promise<Mess
   const sessions = new Set<Connection<Session>>();
   let closing: Promise<void> | undefined;
 
-  /** Pauses reading while the peer does not read our answers or too many requests are in flight. */
+  /**
+   * Pauses reading while the peer does not read our answers or too many requests are in
+   * flight; lines already read wait in the LineReader, and are handled first on resume.
+   */
   function updateReading(connection: Connection<Session>, session: Session): void {
     const wait = session.writeBlocked || session.inFlight >= maxInFlight;
     if (wait === session.paused || connection.closed) return;
     session.paused = wait;
-    if (wait) connection.pause();
-    else connection.resume();
+    if (wait) {
+      connection.pause();
+    } else {
+      connection.resume();
+      if (session.reader.hasUnsplit && !session.stopped) readChunk(connection, session, EMPTY);
+    }
   }
 
   function write(connection: Connection<Session>, session: Session, line: string): void {
@@ -263,6 +271,24 @@ export async function serveMessages(options: MessageServerOptions): Promise<Mess
     });
   }
 
+  function readChunk(connection: Connection<Session>, session: Session, chunk: Buffer): void {
+    // The answers to a chunk's requests leave in one write (one system call on node:net,
+    // where each write is one; measured in docs/design.md section 10).
+    session.outbox = '';
+    let failure: 'too-large' | null;
+    try {
+      failure = session.reader.push(chunk, (line) => {
+        handleLine(connection, session, line);
+        return !session.stopped && !connection.closed && !session.paused;
+      });
+    } finally {
+      const answers = session.outbox;
+      session.outbox = null;
+      if (answers !== '') write(connection, session, answers);
+    }
+    if (failure === 'too-large' && !connection.closed) tooLarge(connection, session);
+  }
+
   function tooLarge(connection: Connection<Session>, session: Session): void {
     counters.tooLarge++;
     counters.errors++;
@@ -306,22 +332,7 @@ export async function serveMessages(options: MessageServerOptions): Promise<Mess
       },
       data(connection: Connection<Session>, chunk: Buffer) {
         const session = connection.state;
-        if (session.stopped) return;
-        // The answers to a chunk's requests leave in one write (one system call on node:net,
-        // where each write is one; measured in docs/design.md section 10).
-        session.outbox = '';
-        let failure: 'too-large' | null;
-        try {
-          failure = session.reader.push(chunk, (line) => {
-            handleLine(connection, session, line);
-            return !session.stopped && !connection.closed;
-          });
-        } finally {
-          const answers = session.outbox;
-          session.outbox = null;
-          if (answers !== '') write(connection, session, answers);
-        }
-        if (failure === 'too-large' && !connection.closed) tooLarge(connection, session);
+        if (!session.stopped) readChunk(connection, session, chunk);
       },
       drain(connection: Connection<Session>) {
         const session = connection.state;

@@ -113,17 +113,29 @@ export class LineReader {
   /** The unfinished line's pieces (views of the chunks, which are ours to keep). */
   #pieces: Buffer[] = [];
   #pendingBytes = 0;
+  /** What followed the line after which line() said stop: split first by the next push(). */
+  #unsplit: Buffer | null = null;
 
   constructor(maxLineSize: number) {
     this.#maxLineSize = maxLineSize;
   }
 
+  /** True when a stopped split left bytes to split: push() an empty chunk to go on. */
+  get hasUnsplit(): boolean {
+    return this.#unsplit !== null;
+  }
+
   /**
    * Calls line() for each complete line in `chunk`, in order, and returns null; or returns
    * 'too-large' as soon as a line is certain to be too long (lines before it were
-   * delivered, nothing after it is). line() returning false stops the split (null).
+   * delivered, nothing after it is). line() returning false stops the split (null); the
+   * rest of the chunk is kept and split first by the next push().
    */
   push(chunk: Buffer, line: (bytes: Buffer) => boolean): 'too-large' | null {
+    if (this.#unsplit !== null) {
+      chunk = chunk.length === 0 ? this.#unsplit : Buffer.concat([this.#unsplit, chunk]);
+      this.#unsplit = null;
+    }
     // One more byte than the limit may be a CR that ends the line.
     const most = this.#maxLineSize + 1;
     let position = 0;
@@ -150,7 +162,10 @@ export class LineReader {
       if (length > 0 && bytes[length - 1] === CR) length--;
       if (length > this.#maxLineSize) return 'too-large';
       if (length === 0) continue;
-      if (!line(length === bytes.length ? bytes : bytes.subarray(0, length))) return null;
+      if (!line(length === bytes.length ? bytes : bytes.subarray(0, length))) {
+        if (position < chunk.length) this.#unsplit = chunk.subarray(position);
+        return null;
+      }
     }
   }
 }
