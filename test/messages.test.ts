@@ -361,6 +361,13 @@ describe.each(backends)('%s backend', (backend) => {
     expect(JSON.parse(raw.lines[total - 1]!)).toEqual({ id: total, answer: big });
   });
 
+  it('serves and connects over IPv6 loopback', async () => {
+    const server = await start({ host: '::1', actions });
+    expect(server.address()).toMatchObject({ address: '::1', family: 'IPv6' });
+    const c = client(server.address().port, { host: '::1' });
+    expect(await c.request('echo', 'over ::1')).toBe('over ::1');
+  });
+
   it('server close() answers what is in flight, then ends each connection', async () => {
     const server = await serveMessages({ port: 0, backend, actions });
     const raw = await LinePeer.connect(server.address().port);
