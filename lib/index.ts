@@ -59,3 +59,5 @@ export type {
   TriggerStats,
   Workflow,
 } from './trigger/types.js';
+// JSON action messages (docs/messages.md), built on the exports above.
+export * from './messages/index.js';

@@ -11,7 +11,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -386,6 +386,39 @@ describe.each(backends)('examples/ts on the %s backend', (backend) => {
       const from = portIn(proc.stdout, /Message from \('127\.0\.0\.1', (\d+)\)/);
       expect(proc.stdout).toBe(`${hostname()}\nServer received: ${text}\nMessage from ('127.0.0.1', ${from})\n`);
     }
+  });
+
+  it('json_message_server.ts + json_message_client.ts (seed 002): a Telegram in the background, then Status waits for its answer', async () => {
+    const { proc: server, port } = await serve('tcp', (p) => ts('json_message_server.ts', ['--backend', backend, String(p), HOST]), printed('listening on'));
+    expect(server.stdout).toBe(`listening on ${HOST}:${port} backend=${backend} actions=Telegram,Status\n`);
+    // The client finds the server by name in a config of the write-up's layout.
+    const dir = mkdtempSync(join(tmpdir(), 'json-message-'));
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, `Socket_connection:\n  Client:\n    Telegram:\n      IP: ${HOST}\n      Port: ${port}\n`);
+    try {
+      for (const count of [1, 2]) {
+        const client = await succeeded(ts('json_message_client.ts', ['--backend', backend, '--config', config, '--to', 'Telegram']));
+        expect(client.stdout).toBe(`sent Telegram in the background\nanswer to Status: {"telegrams":${count}}\n`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    server.child.kill('SIGINT');
+    await succeeded(server);
+    expect(server.stdout.split('\n').slice(1)).toEqual([
+      'Telegram from 127.0.0.1: "Measurement started"',
+      'Telegram from 127.0.0.1: "Measurement started"',
+      'closed',
+      '',
+    ]);
+  });
+
+  it('json_message_client.ts: nobody listening is a NOT_CONNECTED error and exit 1', async () => {
+    const port = await freePort('tcp');
+    const client = ts('json_message_client.ts', ['--backend', backend, HOST, String(port)]);
+    await finished(client, 15_000);
+    expect(client.code).toBe(1);
+    expect(client.stderr).toMatch(/^ERR_SOCKENGINE_NOT_CONNECTED: /);
   });
 
   it("message_client.ts: the seed's messages for wrong arguments and an unknown host name", async () => {

@@ -1,8 +1,9 @@
-/** The sockengine command: `serve`, `client`, `trigger`, `runs` and `build`. */
+/** The sockengine command: `serve`, `client`, `messages`, `trigger`, `runs` and `build`. */
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { build, BUILD_USAGE } from './build.js';
 import { client, CLIENT_USAGE } from './client.js';
+import { messages, MESSAGES_USAGE } from './messages.js';
 import { runsCommand, RUNS_USAGE } from './runs.js';
 import { serve, SERVE_USAGE } from './serve.js';
 import { triggerCommand, TRIGGER_USAGE } from './trigger.js';
@@ -13,6 +14,8 @@ export const USAGE = `usage: sockengine COMMAND [options]   (sockengine COMMAND 
 ${SERVE_USAGE}
 
 ${CLIENT_USAGE}
+
+${MESSAGES_USAGE}
 
 ${TRIGGER_USAGE}
 
@@ -37,12 +40,13 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'serve') return await serve(rest);
     if (command === 'client') return await client(rest);
+    if (command === 'messages') return await messages(rest);
     if (command === 'trigger') return await triggerCommand(rest);
     if (command === 'runs') return await runsCommand(rest);
     if (command === 'build') return await build(rest);
     if (command === '--version' || command === '-V' || command === 'version') return print(version());
     if (command === '--help' || command === '-h' || command === 'help') return print(USAGE);
-    throw new UsageError(command === undefined ? 'missing command (serve, client, trigger, runs or build)' : `unknown command '${command}'`);
+    throw new UsageError(command === undefined ? 'missing command (serve, client, messages, trigger, runs or build)' : `unknown command '${command}'`);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`sockengine: ${error.message} (try sockengine --help)\n`);
