@@ -101,7 +101,8 @@ export interface TcpHandler<State = any> {
    * The connection failed (a reset, the idle timeout, a full write queue...), or another
    * member of this handler threw; close() follows with the same error. Without this member
    * a throw from the others is reported as an uncaught exception (the connection is still
-   * closed, and the server goes on if the process survives it).
+   * closed, and the server goes on if the process survives it). The connection is failing:
+   * write() and send() from here return false and send nothing, on both backends.
    */
   error?(connection: Connection<State>, error: ConnectionError): void;
   /** The connection is gone, with the error that ended it, if any. Called exactly once. */

@@ -153,6 +153,25 @@ describe.each(backends)('%s backend', (backend) => {
     expect(server.stats().framesTooLong).toBe(1);
   });
 
+  it('error() after a frame too long cannot write: write() and send() return false and nothing reaches the peer', async () => {
+    const results: boolean[] = [];
+    const server = await serve(
+      'line',
+      {
+        data: (connection, frame) => connection.send(frame),
+        error(connection) {
+          results.push(connection.write('last words\n'), connection.send('frame'));
+        },
+      },
+      { maxFrame: 8 },
+    );
+    const raw = await client(server);
+    raw.socket.write(`fine\n${'z'.repeat(20)}\n`);
+    await raw.waitClosed(2000);
+    expect(results).toEqual([false, false]);
+    expect(raw.received.toString()).toBe('fine\n');
+  });
+
   it('a line longer than maxFrame closes the connection once maxFrame + 2 bytes are pending', async () => {
     const errors: string[] = [];
     const server = await serve('line', { error: (connection, error) => errors.push((error as NodeJS.ErrnoException).code!) }, { maxFrame: 100 });

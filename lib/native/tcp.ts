@@ -200,6 +200,10 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   receiveFailure(code: number, syscall: number): void {
     const error = errorFromRecord(code, syscall, this.context);
     this.error = error;
+    // Writes from error() are refused, as on the node backend: the connection is failing.
+    // (After a framing failure the engine could still send them, but the close that follows
+    // resets a connection with unread input, so the peer might never see them.)
+    this.ending = true;
     this.deliverError(error);
     // The engine stopped reading and waits for us (the replies to earlier frames are out).
     if (isFramingFailure(code)) this.abort(error);
