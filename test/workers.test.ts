@@ -34,7 +34,11 @@ afterEach(async () => {
 /** Runs a Python client from test/python against the port; resolves with its output. */
 function python(name: string, port: number, extra: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', [join(scripts, `${name}.py`), '127.0.0.1', String(port), ...extra], { cwd: scripts });
+    // Without the sanitizer's LD_PRELOAD that scripts/sanitize.sh gives this process.
+    const child = spawn('python3', [join(scripts, `${name}.py`), '127.0.0.1', String(port), ...extra], {
+      cwd: scripts,
+      env: { ...process.env, LD_PRELOAD: '' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
