@@ -67,3 +67,28 @@ export function parsePort(text: string, what: string, allowZero: boolean): numbe
   }
   return port;
 }
+
+/** ADDRESS:PORT as ready lines and messages show it, an IPv6 address in brackets. */
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * Resolves with the command's exit status once a signal has stopped it: the first SIGINT or
+ * SIGTERM runs `stop` (a graceful close, resolving to the status), a second one ends it at
+ * once with 0. Call it before printing the ready line: a tool may signal as soon as it reads it.
+ */
+export function untilSignalled(stop: () => Promise<number>): Promise<number> {
+  return new Promise<number>((done) => {
+    const first = () => {
+      process.off('SIGINT', first);
+      process.off('SIGTERM', first);
+      const force = () => done(0);
+      process.once('SIGINT', force);
+      process.once('SIGTERM', force);
+      stop().then(done);
+    };
+    process.on('SIGINT', first);
+    process.on('SIGTERM', first);
+  });
+}

@@ -17,7 +17,7 @@ import {
   type MessageConfig,
   type MessageServer,
 } from '../index.js';
-import { parsePort, UsageError } from './args.js';
+import { hostPort, parsePort, untilSignalled, UsageError } from './args.js';
 
 /** How long a signalled server waits for its connections' requests in flight, as `serve` does. */
 const SHUTDOWN_TIMEOUT_MS = 2000;
@@ -67,9 +67,6 @@ async function configFlag(values: Flags): Promise<MessageConfig | undefined> {
   }
 }
 
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 async function loadActions(spec: string): Promise<Actions> {
   const path = isAbsolute(spec) ? spec : resolve(spec);
@@ -133,18 +130,7 @@ async function serve(argv: string[]): Promise<number> {
     return 1;
   }
   // Signal handlers go in before the ready line: a tool may signal as soon as it reads it.
-  const stopped = new Promise<number>((done) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      const force = () => done(0);
-      process.once('SIGINT', force);
-      process.once('SIGTERM', force);
-      server.close({ timeout: SHUTDOWN_TIMEOUT_MS }).then(() => done(0));
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  const stopped = untilSignalled(() => server.close({ timeout: SHUTDOWN_TIMEOUT_MS }).then(() => 0));
   const bound = server.address();
   const names = typeof actions === 'function' ? '(one function)' : Object.keys(actions).join(',');
   process.stdout.write(`listening messages ${hostPort(bound.address, bound.port)} backend=${server.backend} actions=${names}\n`);

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_PORT, HandlerError, listen } from '../index.js';
 import type { BackendChoice, BuiltinHandlerName, Server, TcpHandler, UdpHandler, UdpServer } from '../index.js';
 import { checkHandler, isBuiltinName } from '../validate.js';
-import { parseCommand, parsePort, UsageError, type OptionSpec } from './args.js';
+import { hostPort, parseCommand, parsePort, untilSignalled, UsageError, type OptionSpec } from './args.js';
 import { framingFlags } from './framing-flags.js';
 
 /** `sockengine serve --help`. */
@@ -141,9 +141,6 @@ async function loadHandler(spec: string, transport: 'tcp' | 'udp'): Promise<Buil
   }
 }
 
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 /** What the ready and stats lines name: `tcp HOST:PORT`, `udp HOST:PORT` or `unix PATH` (`@NAME` if abstract). */
 function boundText(server: Server | UdpServer): string {
@@ -293,21 +290,11 @@ export async function serve(argv: string[]): Promise<number> {
     ? undefined
     : setInterval(() => process.stdout.write(`${statsLine(server)}\n`), statsSeconds * 1000);
   // Signal handlers go in before the ready line: a tool may signal as soon as it reads it.
-  const stopped = new Promise<number>((done) => {
-    const stop = () => {
-      clearInterval(statsTimer);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      // A second signal ends it at once; connections still open after --shutdown-timeout
-      // are closed by the server.
-      const force = () => done(0);
-      process.once('SIGINT', force);
-      process.once('SIGTERM', force);
-      const closing = server.transport === 'tcp' ? server.close({ timeout: shutdownTimeout }) : server.close();
-      closing.then(() => done(0));
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+  // Connections still open after --shutdown-timeout are closed by the server.
+  const stopped = untilSignalled(() => {
+    clearInterval(statsTimer);
+    const closing = server.transport === 'tcp' ? server.close({ timeout: shutdownTimeout }) : server.close();
+    return closing.then(() => 0);
   });
   const workers = spread.workers === undefined ? '' : ` workers=${server.stats().workers?.length}`;
   process.stdout.write(

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs as parseFlags } from 'node:util';
 import { DEFAULT_PORT, trigger, type Trigger, type TriggerEvent, type Workflow } from '../index.js';
 import { serveTriggerUi, type TriggerUi } from '../trigger/ui/server.js';
-import { parsePort, UsageError } from './args.js';
+import { hostPort, parsePort, untilSignalled, UsageError } from './args.js';
 import { framingFlags } from './framing-flags.js';
 
 /** The store's file when --store is not given, in the working directory. */
@@ -53,9 +53,6 @@ export function parseWhole(text: string | undefined, flag: string, lowest: numbe
   return Number(text);
 }
 
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 async function loadWorkflow(values: { run?: string; exec?: string; webhook?: string }): Promise<Workflow> {
   const given = (['run', 'exec', 'webhook'] as const).filter((name) => values[name] !== undefined);
@@ -199,24 +196,15 @@ export async function triggerCommand(argv: string[]): Promise<number> {
   dropReporter.unref();
 
   // Signal handlers go in before the ready line: a tool may signal as soon as it reads it.
-  const stopped = new Promise<number>((done) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      const force = () => done(0);
-      process.once('SIGINT', force);
-      process.once('SIGTERM', force);
-      clearInterval(dropReporter);
-      Promise.all([running.close({ timeout: shutdownTimeout }), ui?.close()]).then(
-        () => done(0),
-        (error: unknown) => {
-          process.stderr.write(`sockengine: ${(error as Error).message}\n`);
-          done(1);
-        },
-      );
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+  const stopped = untilSignalled(() => {
+    clearInterval(dropReporter);
+    return Promise.all([running.close({ timeout: shutdownTimeout }), ui?.close()]).then(
+      () => 0,
+      (error: unknown) => {
+        process.stderr.write(`sockengine: ${(error as Error).message}\n`);
+        return 1;
+      },
+    );
   });
   const bound = running.address();
   const eventsText = transport === 'udp' ? 'datagram' : (events ?? ['connect', 'data', 'close']).join(',');
