@@ -25,7 +25,12 @@ export interface EngineConnectionSettings {
 
 /** The addon's exports (native/addon/bindings.cc). */
 export interface NativeBinding {
-  setBatchCallback(callback: (records: Int32Array, bytes: Buffer) => void): void;
+  /**
+   * `records` is reused from batch to batch: only its first `count` fields are this batch's.
+   * A data record with a negative offset -(i + 1) is `chunks[i]`, a large read in memory of
+   * its own; the others point into `bytes`.
+   */
+  setBatchCallback(callback: (records: Int32Array, bytes: Buffer, count: number, chunks: Buffer[] | undefined) => void): void;
   listen(
     host: string,
     port: number,
@@ -80,8 +85,16 @@ export interface NativeBinding {
     host: string,
     port: number,
     settings:
-      | (EngineConnectionSettings & { datagram: false; builtin: string; backlog: number; ipv6Only: boolean; maxConnections: number; proxyTimeout?: number })
-      | { datagram: true; builtin: string; ipv6Only: boolean; maxDatagramSize: number },
+      | (EngineConnectionSettings & {
+          datagram: false;
+          builtin: string;
+          backlog: number;
+          ipv6Only: boolean;
+          maxConnections: number;
+          proxyTimeout?: number;
+          reusePort?: boolean;
+        })
+      | { datagram: true; builtin: string; ipv6Only: boolean; maxDatagramSize: number; reusePort?: boolean },
     count: number,
     onExit: (group: number) => void,
   ): { group: number; address: string; port: number } | { errno: number; syscall: string };

@@ -7,7 +7,9 @@
 //   type        id          endpoint     offset / length          code            detail
 //   ----------  ----------  -----------  -----------------------  --------------  ------------------
 //   kOpen       connection  its endpoint -                        -               -
-//   kData       connection  its endpoint the received bytes       -               -
+//   kData       connection  its endpoint the received bytes (a      -               -
+//                                        negative offset -(i+1):
+//                                        the batch's own chunk i)
 //   kDrain      connection  its endpoint -                        -               -
 //   kEnd        connection  its endpoint -                        -               -
 //   kClose      connection  its endpoint -                        0 or an error   -

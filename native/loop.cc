@@ -65,7 +65,11 @@ void ConnectionTable::recycle() {
 
 Loop::Loop() : receiveBuffer_(new uint8_t[kReceiveBufferSize]) {}
 
-Loop::~Loop() { closeAll(); }
+Loop::~Loop() {
+  closeAll();
+  clearBatch();
+  if (readBlock_ != nullptr) ReadBlocks::give(readBlock_, ReadBlocks::kSize);
+}
 
 int Loop::open() {
   int result = poller_.open();
@@ -107,6 +111,11 @@ int Loop::runOnce(int timeoutMs) {
 
 void Loop::clearBatch() {
   events_.clear();
+  for (OwnedChunk& chunk : ownedChunks_) {
+    if (chunk.data != nullptr) ReadBlocks::give(chunk.data, chunk.capacity);
+  }
+  ownedChunks_.clear();
+  ownedBytes_ = 0;
   // Keep room for a full batch (kBatchByteBudget plus one read): giving it back and asking
   // again every batch costs a page fault per 4 KiB touched.
   static constexpr size_t kArenaKeep = kBatchByteBudget + 2 * kReceiveBufferSize;

@@ -28,8 +28,11 @@ namespace sockengine {
 
 // Bytes one batch carries to JavaScript before the engine stops reading for that wake-up
 // (level-triggered polling reports the rest next time). Without it a burst on 1,024
-// streams could gather 1,024 x 4 x 64 KiB in one batch; 4 MiB is 64 full reads.
-constexpr size_t kBatchByteBudget = 4 * 1024 * 1024;
+// streams could gather 1,024 x 4 x 64 KiB in one batch. 256 KiB (four full reads) keeps
+// a batch inside the core's L2 cache, so JavaScript reads bytes the kernel has just
+// written: on the 10 x 16 KiB x 4 stream a 4 MiB budget cost ~10% more CPU per message
+// (docs/design.md, "Where a message's time goes").
+constexpr size_t kBatchByteBudget = 256 * 1024;
 
 // What every connection of one endpoint shares, as listen() or connect() set it.
 struct ConnectionSettings {
@@ -268,6 +271,15 @@ class Loop {
   const std::vector<EventRecord>& events() const { return events_; }
   const ByteBuffer& arena() const { return arena_; }
   ByteBuffer& arena() { return arena_; }
+  // Large reads for JavaScript, each in a block of its own (ReadBlocks): a kData record
+  // whose offset is -(i + 1) is chunk i here. The host takes a chunk's memory by setting its
+  // `data` to null; clearBatch() gives back whatever it did not take.
+  struct OwnedChunk {
+    uint8_t* data;
+    size_t length;
+    size_t capacity;
+  };
+  std::vector<OwnedChunk>& ownedChunks() { return ownedChunks_; }
   void clearBatch();
 
   // What listen() takes besides the address.
@@ -436,6 +448,10 @@ class Loop {
   std::unique_ptr<uint8_t[]> receiveBuffer_;
   std::vector<EventRecord> events_;
   ByteBuffer arena_;
+  std::vector<OwnedChunk> ownedChunks_;
+  size_t ownedBytes_ = 0;
+  // The block the next JavaScript read lands in (see readToJs); made at the first such read.
+  uint8_t* readBlock_ = nullptr;
   // A built-in's framed replies to one read, gathered so they leave in one send().
   ByteBuffer replies_;
   Timer idleTimer_;

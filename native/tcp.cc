@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "loop.h"
@@ -18,6 +19,9 @@ namespace sockengine {
 // polling reports the rest next time, so one fast sender cannot starve the others.
 static constexpr int kReadsPerWakeup = 4;
 static constexpr size_t kReadSize = 64 * 1024;
+// Reads for JavaScript of at least this many bytes keep a block of their own instead of
+// being copied into the batch's shared bytes (Loop::readToJs).
+static constexpr size_t kOwnChunkMin = 4 * 1024;
 // A built-in handler stops reading from a peer that does not read its replies once this
 // much is queued, so a stalled peer costs bounded memory (the kernel's own send buffer on
 // loopback is about 2.5 MiB; this keeps ours well below it).
@@ -440,27 +444,49 @@ void Loop::readBuiltin(Connection* connection) {
   }
 }
 
+// One recv per wake-up, even when it fills the whole read: a JavaScript connection's next
+// read costs a batch crossing anyway, and level-triggered polling reports what is left at
+// once. Reading again here found nothing (EAGAIN) whenever a peer had exactly kReadSize in
+// flight: 0.25 wasted recv per message on the 10 x 16 KiB x 4 shape (docs/design.md).
+//
+// The read lands in a block of its own. A large one (kOwnChunkMin or more) stays there and
+// that block becomes the chunk JavaScript gets, with no copy; a small one is copied into the
+// batch's shared bytes, and the block takes the next read.
 void Loop::readToJs(Connection* connection) {
-  for (int i = 0; i < kReadsPerWakeup; i++) {
-    // The batch is full: the socket stays readable and is read on the next wake-up.
-    if (arena_.size() >= kBatchByteBudget) return;
-    uint8_t* room = arena_.reserve(kReadSize);
-    ssize_t received = sys::recv(connection->fd.get(), room, kReadSize);
-    if (received > 0) {
-      int32_t offset = static_cast<int32_t>(arena_.size());
-      arena_.commit(static_cast<size_t>(received));
-      countRead(connection, static_cast<uint64_t>(received));
-      touch(connection);
-      events_.push_back({static_cast<int32_t>(EventType::kData), static_cast<int32_t>(connection->id),
-                         connection->endpoint->reportedId(), offset, static_cast<int32_t>(received), 0, 0});
-      if (static_cast<size_t>(received) < kReadSize) return;
-    } else if (received == 0) {
-      onPeerEnd(connection);
-      return;
+  // The batch is full: the socket stays readable and is read on the next wake-up.
+  if (arena_.size() + ownedBytes_ >= kBatchByteBudget) return;
+  if (readBlock_ == nullptr) readBlock_ = ReadBlocks::take();
+  ssize_t received = sys::recv(connection->fd.get(), readBlock_, ReadBlocks::kSize);
+  if (received > 0) {
+    size_t length = static_cast<size_t>(received);
+    int32_t offset;
+    if (length >= kOwnChunkMin) {
+      uint8_t* block = readBlock_;
+      size_t capacity = ReadBlocks::kSize;
+      readBlock_ = nullptr;
+      // A chunk kept by the application should hold about its own size, not a whole block
+      // (node:net trims its reads the same way); shrinking in place costs no copy.
+      if (length <= ReadBlocks::kSize / 2) {
+        if (void* smaller = std::realloc(block, length)) {
+          block = static_cast<uint8_t*>(smaller);
+          capacity = length;
+        }
+      }
+      ownedChunks_.push_back({block, length, capacity});
+      ownedBytes_ += length;
+      offset = -static_cast<int32_t>(ownedChunks_.size());
     } else {
-      if (received != -EAGAIN) fail(connection, static_cast<int>(received), Syscall::kRead);
-      return;
+      offset = static_cast<int32_t>(arena_.size());
+      arena_.append(readBlock_, length);
     }
+    countRead(connection, static_cast<uint64_t>(received));
+    touch(connection);
+    events_.push_back({static_cast<int32_t>(EventType::kData), static_cast<int32_t>(connection->id),
+                       connection->endpoint->reportedId(), offset, static_cast<int32_t>(received), 0, 0});
+  } else if (received == 0) {
+    onPeerEnd(connection);
+  } else if (received != -EAGAIN) {
+    fail(connection, static_cast<int>(received), Syscall::kRead);
   }
 }
 
@@ -700,7 +726,11 @@ int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
   if (connection->endRequested || connection->writeShut) return -EPIPE;
   size_t length = 0;
   for (int i = 0; i < count; i++) length += parts[i].length;
-  if (corking_ && !connection->connecting) {
+  // A write that reaches the high-water mark by itself with nothing queued before it goes
+  // to the kernel at once, from the caller's memory: corking it would copy it only to send
+  // it before the batch ends anyway (16 KiB chunks through JavaScript, docs/design.md).
+  bool direct = !connection->hasPending() && length >= connection->endpoint->settings.highWaterMark;
+  if (corking_ && !connection->connecting && !direct) {
     if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
     for (int i = 0; i < count; i++) {
       if (parts[i].length > 0) connection->buffers->pending.append(parts[i].data, parts[i].length);
@@ -726,8 +756,9 @@ int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
       return error;
     }
   } else {
-    // Outside a batch: one send for the whole, so the parts gather in a scratch buffer
-    // (never in use here: a built-in's replies are gathered inside runOnce only).
+    // Outside a batch, or large enough to go at once: one send for the whole, so the parts
+    // gather in a scratch buffer (never in use here: a built-in's replies are gathered inside
+    // runOnce only).
     const uint8_t* data = parts[0].data;
     if (count > 1) {
       replies_.clear();

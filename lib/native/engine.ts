@@ -105,7 +105,7 @@ export class NativeEngine {
 
   constructor(binding: NativeBinding) {
     this.binding = binding;
-    binding.setBatchCallback((records, bytes) => this.onBatch(records, bytes));
+    binding.setBatchCallback((records, bytes, count, chunks) => this.onBatch(records, bytes, count, chunks));
   }
 
   /** True while a batch is being handled: UDP sends wait for its end and leave together. */
@@ -149,13 +149,13 @@ export class NativeEngine {
     this.toFlush.push(socket);
   }
 
-  private onBatch(records: Int32Array, bytes: Buffer): void {
+  private onBatch(records: Int32Array, bytes: Buffer, count: number, chunks: Buffer[] | undefined): void {
     this.dispatching = true;
     // Handlers' own exceptions are caught where they are called (the connection's failure
     // policy); whatever else throws costs its record only, never the rest of the batch.
-    for (let i = 0; i < records.length; i += RECORD_FIELDS) {
+    for (let i = 0; i < count; i += RECORD_FIELDS) {
       try {
-        this.dispatch(records, i, bytes);
+        this.dispatch(records, i, bytes, chunks);
       } catch (error) {
         reportUncaught(error);
       }
@@ -180,14 +180,16 @@ export class NativeEngine {
     }
   }
 
-  private dispatch(records: Int32Array, i: number, bytes: Buffer): void {
+  private dispatch(records: Int32Array, i: number, bytes: Buffer, chunks: Buffer[] | undefined): void {
     const id = records[i + Field.Id]!;
     const endpoint = records[i + Field.Endpoint]!;
     if (debugEnabled) logRecord(records, i);
     switch (records[i + Field.Type]) {
       case EventType.Data: {
         const offset = records[i + Field.Offset]!;
-        this.connection(id, endpoint, 'data')?.receive(ownBytes(bytes, offset, records[i + Field.Length]!));
+        // A large read arrives in memory of its own (see setBatchCallback): no copy.
+        const chunk = offset < 0 ? chunks![-offset - 1]! : ownBytes(bytes, offset, records[i + Field.Length]!);
+        this.connection(id, endpoint, 'data')?.receive(chunk);
         return;
       }
       case EventType.Message: {

@@ -51,6 +51,10 @@ void returnBlock(napi_env, void* data, void* hint) {
   }
 }
 
+void returnReadBlock(napi_env, void* data, void* hint) {
+  ReadBlocks::give(static_cast<uint8_t*>(data), reinterpret_cast<size_t>(hint));
+}
+
 napi_value doNothing(napi_env, napi_callback_info) { return nullptr; }
 
 }  // namespace
@@ -109,22 +113,20 @@ void Engine::deliver() {
   if (napi_open_handle_scope(env_, &scope) != napi_ok) return stop();
   const auto& events = loop_.events();
   size_t recordBytes = events.size() * sizeof(EventRecord);
-  void* recordData = nullptr;
-  napi_value records, view, bytes, callback, global, result;
-  bool ready = napi_create_arraybuffer(env_, recordBytes, &recordData, &records) == napi_ok &&
-               napi_create_typedarray(env_, napi_int32_array, recordBytes / sizeof(int32_t), records, 0, &view) ==
-                   napi_ok &&
-               handOverBytes(&bytes) && napi_get_reference_value(env_, onBatch_, &callback) == napi_ok &&
+  napi_value view, bytes, count, chunks, callback, global, result;
+  bool ready = recordsView(events.size(), &view) && handOverBytes(&bytes) && handOverChunks(&chunks) &&
+               napi_create_uint32(env_, static_cast<uint32_t>(recordBytes / sizeof(int32_t)), &count) == napi_ok &&
+               napi_get_reference_value(env_, onBatch_, &callback) == napi_ok &&
                napi_get_global(env_, &global) == napi_ok;
-  if (ready) std::memcpy(recordData, events.data(), recordBytes);
+  if (ready) std::memcpy(recordsData_, events.data(), recordBytes);
   // Cleared before JavaScript runs: events its calls cause belong to the next batch.
   loop_.clearBatch();
   if (!ready) {
     stop();
   } else {
-    napi_value argv[2] = {view, bytes};
+    napi_value argv[4] = {view, bytes, count, chunks};
     loop_.cork();
-    if (napi_make_callback(env_, context_, global, callback, 2, argv, &result) != napi_ok) reportFailure(global);
+    if (napi_make_callback(env_, context_, global, callback, 4, argv, &result) != napi_ok) reportFailure(global);
     loop_.uncork();
   }
   napi_close_handle_scope(env_, scope);
@@ -146,6 +148,45 @@ void Engine::reportFailure(napi_value global) {
     if (runTicks_.IsEmpty() || napi_get_reference_value(env_, runTicks_, &runTicks) != napi_ok) return;
     if (napi_make_callback(env_, context_, global, runTicks, 0, nullptr, &result) == napi_ok) return;
   }
+}
+
+// One Int32Array for every batch, instead of an ArrayBuffer and a view made per batch: two
+// fewer allocations (and less garbage) per crossing.
+bool Engine::recordsView(size_t records, napi_value* view) {
+  if (records > recordsCapacity_ || records_.IsEmpty()) {
+    size_t capacity = recordsCapacity_ == 0 ? 256 : recordsCapacity_;
+    while (capacity < records) capacity *= 2;
+    void* data = nullptr;
+    napi_value buffer, made;
+    if (napi_create_arraybuffer(env_, capacity * sizeof(EventRecord), &data, &buffer) != napi_ok ||
+        napi_create_typedarray(env_, napi_int32_array, capacity * sizeof(EventRecord) / sizeof(int32_t), buffer, 0,
+                               &made) != napi_ok) {
+      return false;
+    }
+    records_ = Napi::Persistent(Napi::Value(env_, made));
+    recordsData_ = static_cast<int32_t*>(data);
+    recordsCapacity_ = capacity;
+  }
+  return napi_get_reference_value(env_, records_, view) == napi_ok;
+}
+
+// The large reads' blocks, each as the Buffer of its chunk (no copy), or undefined when the
+// batch has none. A block returns to ReadBlocks when its Buffer is collected.
+bool Engine::handOverChunks(napi_value* chunks) {
+  auto& owned = loop_.ownedChunks();
+  if (owned.empty()) return napi_get_undefined(env_, chunks) == napi_ok;
+  if (napi_create_array_with_length(env_, owned.size(), chunks) != napi_ok) return false;
+  for (size_t i = 0; i < owned.size(); i++) {
+    Loop::OwnedChunk& chunk = owned[i];
+    napi_value buffer;
+    if (napi_create_external_buffer(env_, chunk.length, chunk.data, returnReadBlock,
+                                    reinterpret_cast<void*>(chunk.capacity), &buffer) != napi_ok) {
+      return false;  // The blocks not handed over are freed by clearBatch().
+    }
+    chunk.data = nullptr;
+    if (napi_set_element(env_, *chunks, static_cast<uint32_t>(i), buffer) != napi_ok) return false;
+  }
+  return true;
 }
 
 // The batch's bytes as a Buffer: a copy when small, else the arena's own memory.

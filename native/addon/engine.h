@@ -29,6 +29,10 @@ class Engine {
   void runAndDeliver();
   void deliver();
   bool handOverBytes(napi_value* bytes);
+  bool handOverChunks(napi_value* chunks);
+  // The Int32Array the batch's records are copied into, made anew only when a batch
+  // outgrows it: JavaScript reads the first `count` fields of it during the call only.
+  bool recordsView(size_t records, napi_value* view);
   void reportFailure(napi_value global);
   void stop();
 
@@ -38,6 +42,9 @@ class Engine {
   bool referenced_ = false;
   bool stopped_ = false;
   Napi::FunctionReference onBatch_;
+  Napi::Reference<Napi::Value> records_;
+  int32_t* recordsData_ = nullptr;
+  size_t recordsCapacity_ = 0;
   // An empty function, called only to run the tick queue after an exception cut it short.
   Napi::FunctionReference runTicks_;
   Napi::AsyncContext context_;
