@@ -10,6 +10,7 @@ import { connectUdpNative, listenUdpNative } from './native/udp.js';
 import { connectNode, listenNode } from './node/tcp.js';
 import { connectUdpNode, listenUdpNode } from './node/udp.js';
 import { listenWorkers, workerHandler } from './workers/index.js';
+import { listenLoopThreads, listenUdpLoopThreads } from './workers/loop-threads.js';
 import { checkOnWorkerError, checkWorkers, loadModuleHandler, moduleHandlerUrl } from './workers/options.js';
 import type {
   Backend,
@@ -165,10 +166,14 @@ export function resolveBackend(choice: BackendChoice): Backend {
   return 'native';
 }
 
-function engine() {
+function nativeBinding() {
   const loaded = loadBinding();
   if (!('binding' in loaded)) throw new NativeUnavailableError(loaded.reason);
-  return nativeEngine(loaded.binding);
+  return loaded.binding;
+}
+
+function engine() {
+  return nativeEngine(nativeBinding());
 }
 
 /**
@@ -205,6 +210,11 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
       const request = { transport, backend, workers, settings, given, onWorkerError };
       return listenWorkers({ ...request, handler: workerHandler(handler, moduleUrl) });
     }
+    // A native built-in serves on a loop thread of its own (docs/design.md, "Where a message's
+    // time goes"): no JavaScript, and no wake-up of this thread, per datagram.
+    if (backend === 'native' && typeof handler === 'string') {
+      return listenUdpLoopThreads(nativeBinding(), { ...settings, builtin: handler, workers: 1, onWorkerError: undefined, single: true });
+    }
     const full = { ...settings, handler: handler ?? ((await loadModuleHandler(moduleUrl!, 'udp')) as UdpHandler) };
     return backend === 'native' ? listenUdpNative(engine(), full) : listenUdpNode(full);
   }
@@ -227,6 +237,11 @@ export async function listen(options: ListenOptions | UdpListenOptions): Promise
     if (unix) throw new TypeError('options.workers and options.path cannot be combined: workers share a port with SO_REUSEPORT, which Unix sockets do not have');
     const request = { transport, backend, workers, settings, given, onWorkerError };
     return listenWorkers({ ...request, handler: workerHandler(handler, moduleUrl) });
+  }
+  // A native built-in on an address serves on a loop thread of its own, as above; one on a
+  // Unix path stays on this thread's engine (listenOnPath owns the socket file).
+  if (backend === 'native' && typeof handler === 'string' && !unix) {
+    return listenLoopThreads(nativeBinding(), { ...settings, builtin: handler, workers: 1, onWorkerError: undefined, single: true });
   }
   const full = { ...settings, handler: handler ?? ((await loadModuleHandler(moduleUrl!, 'tcp')) as TcpHandler) };
   const start = () => (backend === 'native' ? listenNative(engine(), full) : listenNode(full));

@@ -1,6 +1,8 @@
 #include "threads.h"
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 
 namespace sockengine {
 namespace {
@@ -31,6 +33,9 @@ struct LoopThreads::Thread {
   std::atomic<bool> exited{false};
   mutable std::mutex statsLock;
   LoopThreadStats snapshot;
+  // How many times snapshot was published; stats() waits for it to move.
+  uint64_t published = 0;
+  std::condition_variable publishedChanged;
 
   // After each wake-up, on the loop's thread.
   void publish(bool running, int error) {
@@ -62,8 +67,12 @@ struct LoopThreads::Thread {
     }
     next.running = running;
     if (error != 0) next.error = error;
-    std::lock_guard<std::mutex> guard(statsLock);
-    snapshot = next;
+    {
+      std::lock_guard<std::mutex> guard(statsLock);
+      snapshot = next;
+      published++;
+    }
+    publishedChanged.notify_all();
   }
 };
 
@@ -73,6 +82,7 @@ LoopThreads::~LoopThreads() { stop(); }
 int LoopThreads::start(const SockAddr& address, int count, const Spec& spec, SockAddr* bound,
                        const char** failedSyscall) {
   SockAddr next = address;
+  const bool reusePort = spec.reusePort || count > 1;
   for (int i = 0; i < count; i++) {
     auto thread = std::make_unique<Thread>();
     thread->owner = this;
@@ -91,13 +101,13 @@ int LoopThreads::start(const SockAddr& address, int count, const Spec& spec, Soc
     }
     SockAddr local;
     if (spec.datagram) {
-      result = thread->loop.bindDatagram(next, spec.ipv6Only, true, std::move(builtin), spec.maxDatagramSize,
+      result = thread->loop.bindDatagram(next, spec.ipv6Only, reusePort, std::move(builtin), spec.maxDatagramSize,
                                          &thread->serverId, &local, failedSyscall);
     } else {
       Loop::ListenSettings settings;
       settings.backlog = spec.backlog;
       settings.ipv6Only = spec.ipv6Only;
-      settings.reusePort = true;
+      settings.reusePort = reusePort;
       settings.builtin = std::move(builtin);
       settings.maxConnections = spec.maxConnections;
       settings.connection = spec.connection;
@@ -209,9 +219,14 @@ bool LoopThreads::joinExited() {
   return all;
 }
 
-LoopThreadStats LoopThreads::stats(size_t index) const {
-  const Thread& thread = *threads_[index];
-  std::lock_guard<std::mutex> guard(thread.statsLock);
+LoopThreadStats LoopThreads::stats(size_t index) {
+  Thread& thread = *threads_[index];
+  std::unique_lock<std::mutex> lock(thread.statsLock);
+  if (!thread.started || !thread.snapshot.running) return thread.snapshot;
+  uint64_t seen = thread.published;
+  thread.loop.wake();
+  thread.publishedChanged.wait_for(lock, std::chrono::milliseconds(100),
+                                   [&] { return thread.published != seen || !thread.snapshot.running; });
   return thread.snapshot;
 }
 

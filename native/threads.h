@@ -59,6 +59,9 @@ class LoopThreads {
     bool datagram = false;
     std::string builtin;
     bool ipv6Only = false;
+    // SO_REUSEPORT: always with more than one thread (they share the port); with one, only
+    // when asked (a lone built-in server refuses a busy port like any other, see docs/design.md).
+    bool reusePort = false;
     // TCP only.
     int backlog = 511;
     uint32_t maxConnections = 0;
@@ -97,7 +100,10 @@ class LoopThreads {
   bool joinExited();
 
   size_t size() const { return threads_.size(); }
-  LoopThreadStats stats(size_t index) const;
+  // The thread's counters as of its next wake-up: it is woken and this waits (at most
+  // 100 ms) for it to publish, so everything it did before the call is counted. A reply the
+  // caller has seen is in them; a snapshot taken after each wake-up alone could lag behind it.
+  LoopThreadStats stats(size_t index);
 
  private:
   struct Thread;

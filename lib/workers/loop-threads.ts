@@ -33,6 +33,10 @@ export interface LoopThreadsTcpOptions extends ConnectionSettings {
   builtin: BuiltinHandlerName;
   workers: number;
   onWorkerError: WorkerOptions['onWorkerError'];
+  /** SO_REUSEPORT with a single thread too (more than one always has it). */
+  reusePort?: boolean;
+  /** A built-in server on its own loop thread without `workers` (the default): no per-worker stats. */
+  single?: boolean;
 }
 
 export interface LoopThreadsUdpOptions {
@@ -43,6 +47,8 @@ export interface LoopThreadsUdpOptions {
   builtin: BuiltinHandlerName;
   workers: number;
   onWorkerError: WorkerOptions['onWorkerError'];
+  reusePort?: boolean;
+  single?: boolean;
 }
 
 function tcpStats(thread: LoopThreadStats): ServerStats {
@@ -158,6 +164,7 @@ class LoopThreadsServer implements Server {
   constructor(
     private readonly group: ThreadGroup,
     private readonly bound: BoundAddress,
+    private readonly single: boolean,
   ) {}
 
   address(): BoundAddress {
@@ -169,7 +176,10 @@ class LoopThreadsServer implements Server {
   }
 
   stats(): ServerStats {
-    return sumServerStats(this.group.threads().map(tcpStats));
+    const threads = this.group.threads().map(tcpStats);
+    if (!this.single) return sumServerStats(threads);
+    const { workers: _, ...total } = sumServerStats(threads);
+    return total;
   }
 
   close(options?: CloseOptions): Promise<void> {
@@ -190,6 +200,7 @@ class LoopThreadsUdpServer implements UdpServer {
   constructor(
     private readonly group: ThreadGroup,
     private readonly bound: BoundAddress,
+    private readonly single: boolean,
   ) {}
 
   address(): BoundAddress {
@@ -197,7 +208,10 @@ class LoopThreadsUdpServer implements UdpServer {
   }
 
   stats(): DatagramStats {
-    return sumDatagramStats(this.group.threads().map(udpStats));
+    const threads = this.group.threads().map(udpStats);
+    if (!this.single) return sumDatagramStats(threads);
+    const { workers: _, ...total } = sumDatagramStats(threads);
+    return total;
   }
 
   close(): Promise<void> {
@@ -218,9 +232,10 @@ export async function listenLoopThreads(binding: NativeBinding, options: LoopThr
     ipv6Only: options.ipv6Only,
     maxConnections: options.maxConnections,
     proxyTimeout: options.proxyTimeout,
+    reusePort: options.reusePort === true,
   };
   const { group, bound } = await start(binding, options.host, options.port, settings, options.workers, options.onWorkerError);
-  return new LoopThreadsServer(group, bound);
+  return new LoopThreadsServer(group, bound, options.single === true);
 }
 
 export async function listenUdpLoopThreads(binding: NativeBinding, options: LoopThreadsUdpOptions): Promise<UdpServer> {
@@ -229,7 +244,8 @@ export async function listenUdpLoopThreads(binding: NativeBinding, options: Loop
     builtin: options.builtin,
     ipv6Only: options.ipv6Only,
     maxDatagramSize: options.maxDatagramSize,
+    reusePort: options.reusePort === true,
   };
   const { group, bound } = await start(binding, options.host, options.port, settings, options.workers, options.onWorkerError);
-  return new LoopThreadsUdpServer(group, bound);
+  return new LoopThreadsUdpServer(group, bound, options.single === true);
 }

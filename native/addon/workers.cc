@@ -124,6 +124,7 @@ Napi::Value listenThreads(const Napi::CallbackInfo& info) {
   spec.datagram = boolProperty(given, "datagram");
   spec.builtin = given.Get("builtin").As<Napi::String>().Utf8Value();
   spec.ipv6Only = boolProperty(given, "ipv6Only");
+  spec.reusePort = boolProperty(given, "reusePort");
   if (spec.datagram) {
     spec.maxDatagramSize = uintProperty(given, "maxDatagramSize");
   } else {
