@@ -112,6 +112,9 @@ struct Options {
   bool json = false;
   bool stdin_release = false;  // idle mode: a line or EOF on stdin ends the hold early
   Framing framing = Framing::None;
+  // --payload upper: send what the uppercase server would answer, so an echo is a correct
+  // reply too (the bulk shape's "engine alone" variant: no byte loop in the server).
+  bool upper_payload = false;
 };
 
 const char* framing_name(Framing f) {
@@ -127,7 +130,7 @@ const char kUsage[] =
     "usage: loadgen --transport tcp|udp --host ADDR --port P --connections N "
     "--size BYTES --inflight K --duration SECONDS [--warmup SECONDS] "
     "[--pid SERVER_PID] [--mode pingpong|churn|idle] [--framing line|length:4] "
-    "[--stdin-release] [--json]";
+    "[--payload mixed|upper] [--stdin-release] [--json]";
 
 [[noreturn]] void usage_error(const std::string& why) {
   fprintf(stderr, "loadgen: %s; %s\n", why.c_str(), kUsage);
@@ -185,6 +188,10 @@ Options parse_args(int argc, char** argv) {
       else if (strcmp(v, "line") == 0) o.framing = Framing::Line;
       else if (strcmp(v, "length:4") == 0) o.framing = Framing::Length4;
       else usage_error(std::string("bad framing '") + v + "' (none, line or length:4)");
+    } else if (a == "--payload") {
+      if (strcmp(v, "mixed") == 0) o.upper_payload = false;
+      else if (strcmp(v, "upper") == 0) o.upper_payload = true;
+      else usage_error(std::string("bad payload '") + v + "' (mixed or upper)");
     } else if (a == "--host") {
       o.host = v;
     } else if (a == "--port") {
@@ -1486,6 +1493,7 @@ int main(int argc, char** argv) {
                (g_opt.mode == Mode::Idle ? static_cast<double>(idle_connect_budget_ns()) / kNsPerSec : 0.0));
   raise_fd_limit();
   build_pattern(g_opt.size, g_opt.framing == Framing::Line);
+  if (g_opt.upper_payload) g_plain = g_upper;
 
   if (g_opt.mode == Mode::Churn) {
     TcpChurn().run();

@@ -181,7 +181,7 @@ function staleBuild(binary, source) {
 }
 
 async function measureOne(shape, server, config) {
-  let command = server.command(shape.transport, shape.framing ?? null);
+  let command = server.command(shape.transport, shape.framing ?? null, shape.echo === true);
   // Pinned: the server (all its threads) on one core, the load generator on the other.
   if (config.serverCpu != null) command = { cmd: 'taskset', args: ['-c', String(config.serverCpu), command.cmd, ...command.args] };
   let running;
@@ -419,8 +419,8 @@ async function main() {
     },
     notes,
     servers: servers.map(({ id, label, short }) => ({ id, label, short })),
-    shapes: shapes.map(({ id, label, what, workload, transport, framing, connections, size, inflight, served, metric, unit, lowerIsBetter }) => ({
-      id, label, what, workload, transport, framing, connections, size, inflight, served, metric, unit,
+    shapes: shapes.map(({ id, label, what, workload, transport, framing, echo, connections, size, inflight, served, metric, unit, lowerIsBetter }) => ({
+      id, label, what, workload, transport, framing, echo, connections, size, inflight, served, metric, unit,
       lowerIsBetter: Boolean(lowerIsBetter),
     })),
     runs,
@@ -434,7 +434,7 @@ async function main() {
   process.stdout.write(`\nsockengine benchmarks (${config.mode}), ${describeMachine(machine)}\n`);
   process.stdout.write(`${formatTable(summary, shapes, servers)}\n`);
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
-  process.stdout.write(`\ngoals (issue #4):\n${formatGoals(goals)}\n`);
+  process.stdout.write(`\ngoals (issue #13):\n${formatGoals(goals)}\n`);
   if (workers) process.stdout.write(`${formatWorkers(workers, machine)}\n`);
 
   const written = [];

@@ -28,6 +28,7 @@ import { benchDir, cReferencePath, releaseDir, root } from './lib/paths.js';
 const cli = join(root, 'bin', 'sockengine.js');
 const jsHandler = join(benchDir, 'handlers', 'uppercase.js');
 const jsFrameHandler = join(benchDir, 'handlers', 'uppercase-frames.js');
+const jsEchoHandler = join(benchDir, 'handlers', 'echo.js');
 const gcHook = join(benchDir, 'servers', 'gc-on-signal.js');
 
 /** Node with a full GC on SIGUSR2 (see servers/gc-on-signal.js). */
@@ -105,7 +106,8 @@ const builtTs = () => existsSync(join(root, 'dist', 'index.js'));
 
 /**
  * id, label (long), short (chart legend), gcSignal (takes SIGUSR2 as "collect garbage now"),
- * command(transport, framing) -> { cmd, args } (framing: null, 'line' or 'length:4'),
+ * command(transport, framing, echo) -> { cmd, args } (framing: null, 'line' or 'length:4';
+ * echo: the shape's payload is already uppercase and the server answers it unchanged),
  * unavailable() -> reason or null, unsupported(shape) -> reason or null (absent: serves every shape).
  */
 export const servers = [
@@ -125,7 +127,7 @@ export const servers = [
     label: 'sockengine native, built-in uppercase',
     short: 'native built-in',
     gcSignal: true,
-    command: (transport, framing) => serve(transport, 'native', 'uppercase', framing),
+    command: (transport, framing, echo) => serve(transport, 'native', echo ? 'echo' : 'uppercase', framing),
     unavailable: () => (builtAddon() && builtTs() ? null : 'the addon or dist/ is missing (npm install)'),
   },
   {
@@ -133,7 +135,7 @@ export const servers = [
     label: 'sockengine native, JavaScript handler',
     short: 'native + JS handler',
     gcSignal: true,
-    command: (transport, framing) => serve(transport, 'native', framing ? jsFrameHandler : jsHandler, framing),
+    command: (transport, framing, echo) => serve(transport, 'native', echo ? jsEchoHandler : framing ? jsFrameHandler : jsHandler, framing),
     unavailable: () => (builtAddon() && builtTs() ? null : 'the addon or dist/ is missing (npm install)'),
   },
   {
@@ -141,7 +143,7 @@ export const servers = [
     label: 'sockengine node backend, JavaScript handler',
     short: 'node backend + JS',
     gcSignal: true,
-    command: (transport, framing) => serve(transport, 'node', framing ? jsFrameHandler : jsHandler, framing),
+    command: (transport, framing, echo) => serve(transport, 'node', echo ? jsEchoHandler : framing ? jsFrameHandler : jsHandler, framing),
     unavailable: () => (builtTs() ? null : 'dist/ is missing (npm install)'),
   },
   {
@@ -153,16 +155,21 @@ export const servers = [
     unavailable: () => null,
     // It answers chunks as they arrive; a splitter of its own would measure that splitter,
     // not node:net, and the framed comparison is sockengine's framing against C and Bun.
-    unsupported: (shape) => (shape.framing ? 'it has no framing (plain node:net answers chunks as they arrive)' : null),
+    unsupported: (shape) =>
+      shape.framing
+        ? 'it has no framing (plain node:net answers chunks as they arrive)'
+        : shape.echo
+          ? 'it has no echo variant (the echo shape compares the servers that run a handler)'
+          : null,
   },
   {
     id: 'bun',
     label: 'Bun (Bun.listen / Bun.udpSocket)',
     short: 'Bun',
     gcSignal: true,
-    command: (transport, framing) => ({
+    command: (transport, framing, echo) => ({
       cmd: findBun(),
-      args: [join(benchDir, 'servers', 'bun.js'), transport, '0', '127.0.0.1', ...(framing ? [framing] : [])],
+      args: [join(benchDir, 'servers', 'bun.js'), transport, '0', '127.0.0.1', ...(framing ? [framing] : echo ? ['echo'] : [])],
     }),
     unavailable: () =>
       findBun() ? null : 'no bun binary on PATH or in node_modules/.bin (npm i --no-save bun, or set SOCKENGINE_BENCH_BUN)',

@@ -3,6 +3,9 @@
 // `framing` (TCP ping-pong only) makes every message a frame and every server answer frame by
 // frame (see servers.js): 'line', where `size` is the whole line on the wire, its LF included,
 // or 'length:4', where `size` is the payload after the 4-byte big-endian length header.
+// `echo` (TCP ping-pong only) sends a payload that is already uppercase (loadgen --payload
+// upper) and has every server answer it unchanged: the same shape without the per-byte loop,
+// to tell the engine's share of a message from the handler's.
 export const shapes = [
   {
     id: 'tcp-1x64',
@@ -46,6 +49,19 @@ export const shapes = [
     what: 'bulk: 10 connections, 4 x 16 KiB in flight each',
     workload: 'pingpong',
     transport: 'tcp',
+    connections: 10,
+    size: 16384,
+    inflight: 4,
+    metric: 'msgs_per_s',
+    unit: 'msg/s',
+  },
+  {
+    id: 'tcp-10x16k-echo',
+    label: 'tcp 10 x 16 KiB x 4, echo (engine alone)',
+    what: 'the bulk shape with its byte loop taken out: the payload is already uppercase and every server answers it unchanged (an echo), so the figure is the engine and runtime alone',
+    workload: 'pingpong',
+    transport: 'tcp',
+    echo: true,
     connections: 10,
     size: 16384,
     inflight: 4,

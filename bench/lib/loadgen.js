@@ -33,7 +33,8 @@ function lastJson(stdout) {
 
 /**
  * One loadgen run. `options`: transport, port, connections, size, inflight, duration,
- * warmup, pid, mode, framing ('line' or 'length:4', tcp ping-pong only), cpu (pin to this
+ * warmup, pid, mode, framing ('line' or 'length:4', tcp ping-pong only), payload ('upper':
+ * send what an uppercase server answers, so an echo is right too), cpu (pin to this
  * core), plus stdinRelease and onLine for idle mode. Resolves
  * { ok, code, result, error, verificationFailed }.
  */
@@ -51,6 +52,7 @@ export async function runLoadgen(options) {
     '--json',
   ];
   if (options.framing) args.push('--framing', options.framing);
+  if (options.payload) args.push('--payload', options.payload);
   if (options.pid) args.push('--pid', String(options.pid));
   if (options.stdinRelease) args.push('--stdin-release');
   // loadgen's own watchdog ends it by warmup + duration + 4.5 s (+ 2 s + 1 ms per idle

@@ -1,20 +1,23 @@
 // Bun uppercase servers (Bun.listen for TCP, Bun.udpSocket for UDP), run by the `bun` binary.
-//   bun bench/servers/bun.js tcp|udp PORT [HOST] [line|length:4]
+//   bun bench/servers/bun.js tcp|udp PORT [HOST] [line|length:4|echo]
 // Prints `listening tcp|udp HOST:PORT` when ready; SIGTERM ends it; SIGUSR2 runs Bun.gc(true)
 // (the idle-memory workload's reading of live memory, as gc-on-signal.js does for Node).
 // With a framing (TCP only) it answers each frame with one frame, as sockengine's `framing`
 // option and the C reference's --framing do; Bun has no framing of its own, so the splitter
-// is the JavaScript a Bun user would write (see serveFrames below).
-const [transport = 'tcp', portText = '0', host = '127.0.0.1', framing = null] = process.argv.slice(2);
+// is the JavaScript a Bun user would write (see serveFrames below). `echo` (TCP) answers each
+// chunk unchanged, for the shape whose payload is already uppercase (no byte loop).
+const [transport = 'tcp', portText = '0', host = '127.0.0.1', variant = null] = process.argv.slice(2);
+const echo = variant === 'echo';
+const framing = echo ? null : variant;
 const port = Number(portText);
 if (
   (transport !== 'tcp' && transport !== 'udp') ||
   !Number.isInteger(port) ||
   port < 0 ||
   port > 65535 ||
-  (framing !== null && (transport !== 'tcp' || (framing !== 'line' && framing !== 'length:4')))
+  (variant !== null && (transport !== 'tcp' || (variant !== 'line' && variant !== 'length:4' && variant !== 'echo')))
 ) {
-  process.stderr.write('usage: bun bench/servers/bun.js tcp|udp PORT [HOST] [line|length:4 (tcp only)]\n');
+  process.stderr.write('usage: bun bench/servers/bun.js tcp|udp PORT [HOST] [line|length:4|echo (tcp only)]\n');
   process.exit(2);
 }
 
@@ -144,7 +147,7 @@ if (framing !== null) {
     port,
     socket: {
       data(socket, chunk) {
-        const reply = uppercase(chunk);
+        const reply = echo ? chunk : uppercase(chunk);
         if (socket.data) {
           socket.data.push(Buffer.from(reply));
           return;

@@ -18,6 +18,7 @@ export async function measureLoadgen({ shape, server, config }, mode, metric) {
     size: shape.size,
     inflight: mode === 'churn' ? 1 : shape.inflight,
     framing: shape.framing ?? null,
+    payload: shape.echo ? 'upper' : undefined,
     duration: config.duration,
     warmup: config.warmup,
     pid: server.pid,
