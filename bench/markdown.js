@@ -1,17 +1,40 @@
 #!/usr/bin/env node
 // Prints a results file as the Markdown tables of docs/benchmarks.md:
 //   node bench/markdown.js [RESULTS.json]   (default bench/results/latest.json)
+// or, with --summary, the README's one table: every shape a row, every server a column,
+// each cell the ratio to C (idle memory in bytes per connection).
+//   node bench/markdown.js --summary [RESULTS.json]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDir } from './lib/paths.js';
 import { describeMachine } from './lib/machine.js';
 
-const input = process.argv[2] ?? join(benchDir, 'results', 'latest.json');
+const args = process.argv.slice(2);
+const summaryOnly = args.includes('--summary');
+const input = args.find((arg) => !arg.startsWith('--')) ?? join(benchDir, 'results', 'latest.json');
 const results = JSON.parse(readFileSync(input, 'utf8'));
 const out = [];
 const int = (v) => (v === null || v === undefined ? '-' : Math.round(v).toLocaleString('en-US'));
 const num = (v, d = 1) => (v === null || v === undefined ? '-' : v.toFixed(d));
 const ratio = (v) => (v === null || v === undefined ? '-' : v.toFixed(2));
+
+if (summaryOnly) {
+  const servers = results.servers.filter((server) => server.id !== 'node-raw');
+  out.push(`| shape | ${servers.map((server) => server.short).join(' | ')} |`);
+  out.push(`|---|${servers.map(() => '--:').join('|')}|`);
+  for (const shape of results.shapes) {
+    const rows = results.summary[shape.id];
+    if (!rows) continue;
+    const cells = servers.map((server) => {
+      const row = rows[server.id];
+      if (!row) return '-';
+      return shape.lowerIsBetter ? `${int(row.median)} B` : ratio(row.ratio);
+    });
+    out.push(`| ${shape.label} | ${cells.join(' | ')} |`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  process.exit(0);
+}
 
 out.push(`Run of ${results.date.slice(0, 16).replace('T', ' ')} UTC (${results.mode}), ${describeMachine(results.machine)}; ` +
   `commit ${results.build?.commit ?? '?'}; ${results.config.rounds} rounds of ${results.config.warmup_s} s warm-up + ${results.config.duration_s} s; ` +
