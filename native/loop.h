@@ -402,6 +402,8 @@ class Loop {
   // Sends `data`, kernel first, queueing what it does not take.
   // Returns 0, or -errno when the connection failed (and was closed).
   int sendOrQueue(Connection* connection, const uint8_t* data, size_t length);
+  // The same for bytes in parts, sent with one sendmsg.
+  int sendPartsOrQueue(Connection* connection, const ByteView* parts, int count);
   void flushWriteQueue(Connection* connection);
   void finishEnd(Connection* connection);
   void fail(Connection* connection, int error, Syscall syscall);

@@ -168,6 +168,13 @@ ssize_t send(int fd, const void* buffer, size_t length) {
   return retry([&] { return ::send(fd, buffer, length, MSG_NOSIGNAL); });
 }
 
+ssize_t sendParts(int fd, const struct iovec* parts, int count) {
+  msghdr message{};
+  message.msg_iov = const_cast<struct iovec*>(parts);
+  message.msg_iovlen = static_cast<size_t>(count);
+  return retry([&] { return ::sendmsg(fd, &message, MSG_NOSIGNAL); });
+}
+
 int shutdownWrite(int fd) {
   return retry([&] { return ::shutdown(fd, SHUT_WR); });
 }

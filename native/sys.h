@@ -83,6 +83,9 @@ ssize_t recv(int fd, void* buffer, size_t length);
 // recv with MSG_PEEK: the bytes stay in the socket for the next recv.
 ssize_t peek(int fd, void* buffer, size_t length);
 ssize_t send(int fd, const void* buffer, size_t length);
+// The same for bytes in up to kMaxSendParts parts, in one sendmsg (no gathering copy).
+constexpr int kMaxSendParts = 4;
+ssize_t sendParts(int fd, const struct iovec* parts, int count);
 int shutdownWrite(int fd);
 
 // The most datagrams one batch call takes; callers size their arrays by it. 64 is where

@@ -595,15 +595,27 @@ void Loop::readFramesToJs(Connection* connection) {
   int32_t id = static_cast<int32_t>(connection->id);
   int32_t endpoint = connection->endpoint->reportedId();
   for (int i = 0; i < kReadsPerWakeup; i++) {
-    if (arena_.size() >= kBatchByteBudget) return;
+    if (arena_.size() + ownedBytes_ >= kBatchByteBudget) return;
     ssize_t received = receive(connection, receiveBuffer_.get());
     if (received <= 0) return;
     // One record per frame, all in this batch: thousands of frames from one read cross to
     // JavaScript in one call. A frame is copied once, into the arena.
     FrameStatus status =
         splitFrames(connection, receiveBuffer_.get(), static_cast<size_t>(received), [&](const uint8_t* frame, size_t length) {
-          int32_t offset = static_cast<int32_t>(arena_.size());
-          if (length > 0) arena_.append(frame, length);
+          int32_t offset;
+          if (length >= kOwnChunkMin) {
+            // A large frame gets memory of its own, which becomes its Buffer in JavaScript
+            // (as a large read does in readToJs): one copy, not one here and one there.
+            auto* block = static_cast<uint8_t*>(std::malloc(length));
+            if (block == nullptr) std::abort();  // Built without exceptions.
+            std::memcpy(block, frame, length);
+            ownedChunks_.push_back({block, length, length});
+            ownedBytes_ += length;
+            offset = -static_cast<int32_t>(ownedChunks_.size());
+          } else {
+            offset = static_cast<int32_t>(arena_.size());
+            if (length > 0) arena_.append(frame, length);
+          }
           events_.push_back({static_cast<int32_t>(EventType::kData), id, endpoint, offset, static_cast<int32_t>(length), 0, 0});
           return true;
         });
@@ -651,6 +663,53 @@ int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length
   }
   if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
   connection->buffers->pending.append(data, length);
+  updateInterest(connection, interestFor(connection));
+  return 0;
+}
+
+int Loop::sendPartsOrQueue(Connection* connection, const ByteView* parts, int count) {
+  size_t skip = 0;  // Bytes the kernel took, from the front.
+  if (!connection->hasPending() && !connection->connecting && count <= sys::kMaxSendParts) {
+    iovec vectors[sys::kMaxSendParts];
+    size_t length = 0;
+    for (int i = 0; i < count; i++) {
+      vectors[i] = {const_cast<uint8_t*>(parts[i].data), parts[i].length};
+      length += parts[i].length;
+    }
+    ssize_t sent = sys::sendParts(connection->fd.get(), vectors, count);
+    if (sent >= 0) {
+      countWritten(connection, static_cast<uint64_t>(sent));
+      if (sent > 0) touch(connection);
+      if (static_cast<size_t>(sent) == length) return 0;
+      skip = static_cast<size_t>(sent);
+    } else if (sent != -EAGAIN) {
+      fail(connection, static_cast<int>(sent), Syscall::kWrite);
+      return static_cast<int>(sent);
+    }
+  } else if (count > sys::kMaxSendParts) {
+    // Never the case today (at most three parts); gathered so the rule above holds.
+    replies_.clear();
+    for (int i = 0; i < count; i++) replies_.append(parts[i].data, parts[i].length);
+    int result = sendOrQueue(connection, replies_.data(), replies_.size());
+    replies_.clear();
+    return result;
+  }
+  // What is left goes to the queue in order, as sendOrQueue does with one part.
+  size_t left = 0;
+  for (int i = 0; i < count; i++) left += parts[i].length;
+  left -= skip;
+  uint64_t limit = connection->endpoint->settings.maxBufferedBytes;
+  if (limit != 0 && connection->pendingBytes() + left > limit) {
+    int error = static_cast<int>(EngineError::kBufferFull);
+    fail(connection, error, Syscall::kWrite);
+    return error;
+  }
+  if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
+  for (int i = 0; i < count; i++) {
+    size_t from = std::min(skip, parts[i].length);
+    skip -= from;
+    if (parts[i].length > from) connection->buffers->pending.append(parts[i].data + from, parts[i].length - from);
+  }
   updateInterest(connection, interestFor(connection));
   return 0;
 }
@@ -755,20 +814,13 @@ int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
       fail(connection, error, Syscall::kWrite);
       return error;
     }
+  } else if (count > 1) {
+    // Outside a batch, or large enough to go at once, in parts (a frame's header, payload
+    // and trailer): one sendmsg for the whole, and only what the kernel left is queued.
+    int result = sendPartsOrQueue(connection, parts, count);
+    if (result < 0) return result;
   } else {
-    // Outside a batch, or large enough to go at once: one send for the whole, so the parts
-    // gather in a scratch buffer (never in use here: a built-in's replies are gathered inside
-    // runOnce only).
-    const uint8_t* data = parts[0].data;
-    if (count > 1) {
-      replies_.clear();
-      for (int i = 0; i < count; i++) {
-        if (parts[i].length > 0) replies_.append(parts[i].data, parts[i].length);
-      }
-      data = replies_.data();
-    }
-    int result = sendOrQueue(connection, data, length);
-    if (count > 1) replies_.clear();
+    int result = sendOrQueue(connection, parts[0].data, length);
     if (result < 0) return result;
   }
   size_t queued = connection->pendingBytes();
