@@ -97,6 +97,8 @@ export class NativeEngine {
   private readonly pendingClients = new Map<number, PendingClient>();
   private readonly datagrams = new Map<number, NativeDatagramSocket>();
   private dispatching = false;
+  /** The batch being handled has more than one record. */
+  private gathering = false;
   /** Connections destroyed while this batch is handled: its later events for them are void. */
   private readonly destroyedInBatch = new Set<number>();
   /** Endpoints to remove once the batch being handled is done. */
@@ -108,9 +110,13 @@ export class NativeEngine {
     binding.setBatchCallback((records, bytes, count, chunks) => this.onBatch(records, bytes, count, chunks));
   }
 
-  /** True while a batch is being handled: UDP sends wait for its end and leave together. */
+  /**
+   * True while a batch of several events is being handled: UDP sends wait for its end and
+   * leave together. A batch of one sends at once (nothing to gather them with; the engine
+   * does not cork it either).
+   */
   get inBatch(): boolean {
-    return this.dispatching;
+    return this.dispatching && this.gathering;
   }
 
   addEndpoint(id: number, sink: EndpointSink): void {
@@ -151,6 +157,7 @@ export class NativeEngine {
 
   private onBatch(records: Int32Array, bytes: Buffer, count: number, chunks: Buffer[] | undefined): void {
     this.dispatching = true;
+    this.gathering = count > RECORD_FIELDS;
     // Handlers' own exceptions are caught where they are called (the connection's failure
     // policy); whatever else throws costs its record only, never the rest of the batch.
     for (let i = 0; i < count; i += RECORD_FIELDS) {

@@ -125,9 +125,13 @@ void Engine::deliver() {
     stop();
   } else {
     napi_value argv[4] = {view, bytes, count, chunks};
-    loop_.cork();
+    // Writes during a batch of several events leave together at its end (section 9 of
+    // docs/design.md); a batch of one has nothing to gather them with, and holding its reply
+    // back would only make it wait for the tick and microtask queues.
+    bool gather = recordBytes > sizeof(EventRecord);
+    if (gather) loop_.cork();
     if (napi_make_callback(env_, context_, global, callback, 4, argv, &result) != napi_ok) reportFailure(global);
-    loop_.uncork();
+    if (gather) loop_.uncork();
   }
   napi_close_handle_scope(env_, scope);
 }
