@@ -5,6 +5,7 @@
       "sources": [
         "native/addon/bindings.cc",
         "native/addon/engine.cc",
+        "native/addon/host_poll.cc",
         "native/addon/workers.cc",
         "native/framing.cc",
         "native/handlers/echo.cc",

@@ -89,24 +89,77 @@ int Loop::runOnce(int timeoutMs) {
   running_ = true;
   for (int i = 0; i < count; i++) {
     auto* socket = static_cast<Socket*>(ready[i].token);
-    switch (socket->kind) {
-      case Socket::kListener:
-        onListenerReady(static_cast<Listener*>(socket));
-        break;
-      case Socket::kConnection:
-        onConnectionReady(static_cast<Connection*>(socket), ready[i]);
-        break;
-      case Socket::kDatagram:
-        onDatagramReady(static_cast<DatagramSocket*>(socket));
-        break;
-      case Socket::kTimer:
-        sys::timerDrain(idleTimer_.fd.get());
-        sweepIdle();
-        break;
-    }
+    dispatch(socket, ready[i]);
+    if (host_ != nullptr) considerHosting(socket);
   }
   running_ = false;
   return count;
+}
+
+void Loop::dispatch(Socket* socket, const PollEvent& event) {
+  switch (socket->kind) {
+    case Socket::kListener:
+      onListenerReady(static_cast<Listener*>(socket));
+      break;
+    case Socket::kConnection:
+      onConnectionReady(static_cast<Connection*>(socket), event);
+      break;
+    case Socket::kDatagram:
+      onDatagramReady(static_cast<DatagramSocket*>(socket));
+      break;
+    case Socket::kTimer:
+      sys::timerDrain(idleTimer_.fd.get());
+      sweepIdle();
+      break;
+  }
+}
+
+void Loop::onHostedReady(Socket* socket, const PollEvent& event, bool unwatched) {
+  stats_.wakeups++;
+  bool wasRunning = running_;
+  running_ = true;
+  dispatch(socket, event);
+  running_ = wasRunning;
+  // Still open (a closed socket has left the host already) but no longer watched there.
+  if (unwatched && socket->hosting == Socket::kHosted) leaveHost(socket, socket->interest);
+}
+
+// A connection that has been ready in two wake-ups is likely to be ready again soon: a
+// one-message connection (connect, ask, close) never moves, and a silent one never costs
+// the host's memory. Only sockets that are being read move: a paused connection listens
+// for errors alone, which the loop's poller reports without being asked.
+void Loop::considerHosting(Socket* socket) {
+  static constexpr uint32_t kMaxHosted = 1024;
+  if (socket->kind != Socket::kConnection && socket->kind != Socket::kDatagram) return;
+  if (!socket->registered || socket->hosting == Socket::kHosted || !(socket->interest & kReadable)) return;
+  if (socket->hosting == Socket::kNotSeen) {
+    socket->hosting = Socket::kSeenOnce;
+    return;
+  }
+  if (stats_.hosted >= kMaxHosted || poller_.remove(socket->fd.get()) != 0) return;
+  if (!host_->watch(socket, socket->interest)) {
+    socket->registered = poller_.add(socket->fd.get(), socket->interest, socket) == 0;
+    return;
+  }
+  socket->hosting = Socket::kHosted;
+  stats_.hosted++;
+}
+
+void Loop::leaveHost(Socket* socket, uint32_t interest) {
+  host_->unwatch(socket);
+  stats_.hosted--;
+  socket->hosting = Socket::kSeenOnce;
+  socket->registered = interest != 0 && poller_.add(socket->fd.get(), interest, socket) == 0;
+  socket->interest = interest;
+}
+
+void Loop::forget(Socket* socket) {
+  if (socket->hosting == Socket::kHosted) {
+    leaveHost(socket, 0);
+  } else if (socket->registered) {
+    poller_.remove(socket->fd.get());
+    socket->registered = false;
+  }
 }
 
 void Loop::clearBatch() {
@@ -202,6 +255,14 @@ void Loop::sweepIdle() {
 
 void Loop::updateInterest(Socket* socket, uint32_t interest) {
   if (socket->registered && socket->interest == interest) return;
+  if (socket->hosting == Socket::kHosted) {
+    if ((interest & kReadable) && host_->watch(socket, interest)) {
+      socket->interest = interest;
+    } else {
+      leaveHost(socket, interest);
+    }
+    return;
+  }
   // A socket with no interest leaves the poller altogether: EPOLLHUP and EPOLLERR cannot be
   // masked, and a paused, hung-up socket would otherwise be reported on every wait().
   if (interest == 0) {
@@ -244,7 +305,7 @@ void Loop::releaseEndpointIfIdle(Endpoint* endpoint) {
 
 void Loop::closeAll() {
   connections_.forEachOpen([this](Connection* connection) {
-    if (connection->registered) poller_.remove(connection->fd.get());
+    forget(connection);
     connection->fd.reset();
     connection->closed = true;
     connections_.retire(connection);
@@ -257,7 +318,7 @@ void Loop::closeAll() {
   listenerStore_.clear();
   listeners_ = 0;
   for (auto& entry : datagrams_) {
-    if (entry.second->registered) poller_.remove(entry.second->fd.get());
+    forget(entry.second.get());
     entry.second->fd.reset();
   }
   datagrams_.clear();

@@ -90,11 +90,31 @@ struct Endpoint {
 // Everything the poller can report on: dispatch looks at `kind` first.
 struct Socket {
   enum Kind : uint8_t { kListener, kConnection, kDatagram, kTimer };
+  // Where a busy socket is watched from (see HostPoller): in the loop's own poller until it
+  // has been ready in two wake-ups, then, while the host has room, in the host's.
+  enum Hosting : uint8_t { kNotSeen, kSeenOnce, kHosted };
   explicit Socket(Kind k) : kind(k) {}
   Kind kind;
   bool registered = false;
   uint8_t interest = 0;
+  // Fills what was padding: the slot stays 40 bytes.
+  Hosting hosting = kNotSeen;
   Fd fd;
+};
+
+// A host loop that can watch sockets in its own poll set: Node's libuv loop on the
+// JavaScript thread (native/addon/host_poll.h). The loop's poller is nested inside the
+// host's, so its readiness climbs two epoll sets and costs a second epoll_wait per wake-up;
+// a socket the host watches itself reaches the thread in one. Silent sockets stay in the
+// loop's poller, where they cost nothing beyond their slot (docs/design.md section 15).
+class HostPoller {
+ public:
+  virtual ~HostPoller() = default;
+  // Starts watching `socket` for `interest` (readable, maybe writable), or changes what it
+  // is watched for; false if the host cannot, and the socket stays where it was.
+  virtual bool watch(Socket* socket, uint32_t interest) = 0;
+  // Stops watching; the host never mentions `socket` again.
+  virtual void unwatch(Socket* socket) = 0;
 };
 
 struct Listener : Socket {
@@ -242,6 +262,9 @@ struct LoopStats {
   uint64_t bytesWritten = 0;
   uint64_t wakeups = 0;
   uint32_t connections = 0;
+  // Sockets the host watches now (HostPoller): at most kMaxHosted (loop.cc), so memory
+  // stays bounded however many connections were once busy (a watch is about 200 bytes).
+  uint32_t hosted = 0;
 };
 
 class Loop {
@@ -265,6 +288,12 @@ class Loop {
   int runOnce(int timeoutMs = 0);
   // Makes a blocked runOnce() return: the one call another thread may make (threads.h).
   void wake() { poller_.wake(); }
+  // Lets busy connections and UDP sockets move into the host's poll set (null: never).
+  void setHost(HostPoller* host) { host_ = host; }
+  // The host saw a socket it watches ready: the same work runOnce() does for one event.
+  // `unwatched`: the host stopped watching it (an error report); it goes back to the loop's
+  // own poller if it is still open.
+  void onHostedReady(Socket* socket, const PollEvent& event, bool unwatched);
 
   // The batch for JavaScript: records plus the bytes they point into. Cleared by the host
   // after each delivery.
@@ -365,6 +394,13 @@ class Loop {
   const LoopStats& stats() const { return stats_; }
 
  private:
+  void dispatch(Socket* socket, const PollEvent& event);
+  // After a socket's event: the second wake-up that finds it ready moves it to the host.
+  void considerHosting(Socket* socket);
+  // Back from the host to the loop's poller, registered for `interest` (0: for nothing).
+  void leaveHost(Socket* socket, uint32_t interest);
+  // Out of whichever poller holds it (closeAll: the descriptor closes next).
+  void forget(Socket* socket);
   void onListenerReady(Listener* listener);
   void acceptOne(Listener* listener, int fd);
   void handleEmfile(Listener* listener);
@@ -472,6 +508,7 @@ class Loop {
   // Inside runOnce(): events pushed now are delivered when it returns. Outside it (a call
   // from JavaScript), the first event pushed wakes the poller so the batch is delivered.
   bool running_ = false;
+  HostPoller* host_ = nullptr;
   uint32_t lastEndpointId_ = 0;
   LoopStats stats_;
 };

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 suites=(test/conformance.test.ts test/hardening.test.ts test/lifetimes.test.ts test/udp-conformance.test.ts
         test/parity.test.ts test/emfile.test.ts)
-for extra in test/framing-conformance.test.ts test/proxy.test.ts test/unix.test.ts test/workers.test.ts test/builtin-thread.test.ts; do [ -f "$extra" ] && suites+=("$extra"); done
+for extra in test/framing-conformance.test.ts test/proxy.test.ts test/unix.test.ts test/workers.test.ts test/builtin-thread.test.ts test/host-poll.test.ts; do [ -f "$extra" ] && suites+=("$extra"); done
 npx cmake-js rebuild --out build-asan --CDSOCKENGINE_SANITIZE=ON >build-asan.log 2>&1 || {
   tail -30 build-asan.log
   exit 1

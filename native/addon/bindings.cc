@@ -395,6 +395,7 @@ Napi::Value stats(const Napi::CallbackInfo& info) {
   result.Set("bytesWritten", static_cast<double>(counters.bytesWritten));
   result.Set("wakeups", static_cast<double>(counters.wakeups));
   result.Set("connections", counters.connections);
+  result.Set("hosted", counters.hosted);
   return result;
 }
 

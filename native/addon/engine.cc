@@ -81,6 +81,17 @@ int Engine::start() {
   }
   uv_poll_start(poll_, UV_READABLE, onPoll);
   uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  // Without a check handle busy sockets simply stay in the loop's own poller.
+  check_ = new uv_check_t;
+  check_->data = this;
+  if (uv_check_init(uvLoop, check_) == 0) {
+    uv_unref(reinterpret_cast<uv_handle_t*>(check_));
+    host_ = std::make_unique<HostPoll>(uvLoop, loop_, afterHostedEvent, this);
+    loop_.setHost(host_.get());
+  } else {
+    delete check_;
+    check_ = nullptr;
+  }
   napi_add_async_cleanup_hook(env_, onEnvCleanup, this, &cleanupHandle_);
   return 0;
 }
@@ -97,6 +108,19 @@ void Engine::syncRef() {
 }
 
 void Engine::onPoll(uv_poll_t* handle, int, int) { static_cast<Engine*>(handle->data)->runAndDeliver(); }
+
+void Engine::afterHostedEvent(void* data) {
+  auto* engine = static_cast<Engine*>(data);
+  if (!engine->stopped_ && !engine->loop_.events().empty()) uv_check_start(engine->check_, onCheck);
+}
+
+void Engine::onCheck(uv_check_t* handle) {
+  uv_check_stop(handle);
+  auto* engine = static_cast<Engine*>(handle->data);
+  if (engine->stopped_) return;
+  if (!engine->loop_.events().empty() && !engine->onBatch_.IsEmpty()) engine->deliver();
+  engine->syncRef();
+}
 
 void Engine::runAndDeliver() {
   if (stopped_) return;
@@ -221,6 +245,7 @@ bool Engine::handOverBytes(napi_value* bytes) {
 void Engine::stop() {
   stopped_ = true;
   if (poll_ != nullptr) uv_poll_stop(poll_);
+  if (check_ != nullptr) uv_check_stop(check_);
 }
 
 void Engine::onEnvCleanup(napi_async_cleanup_hook_handle handle, void* data) {
@@ -229,6 +254,11 @@ void Engine::onEnvCleanup(napi_async_cleanup_hook_handle handle, void* data) {
   auto* engine = static_cast<Engine*>(data);
   engine->cleanupHandle_ = handle;
   engine->loop_.closeAll();
+  if (engine->check_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(engine->check_),
+             [](uv_handle_t* closed) { delete reinterpret_cast<uv_check_t*>(closed); });
+    engine->check_ = nullptr;
+  }
   if (engine->poll_ == nullptr) {
     napi_remove_async_cleanup_hook(handle);
     delete engine;

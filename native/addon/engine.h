@@ -7,7 +7,10 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <memory>
+
 #include "../loop.h"
+#include "host_poll.h"
 
 namespace sockengine {
 
@@ -25,6 +28,9 @@ class Engine {
 
  private:
   static void onPoll(uv_poll_t* handle, int status, int events);
+  // A socket in libuv's own set (HostPoll) was ready: its events go at the turn's check.
+  static void afterHostedEvent(void* data);
+  static void onCheck(uv_check_t* handle);
   static void onEnvCleanup(napi_async_cleanup_hook_handle handle, void* data);
   void runAndDeliver();
   void deliver();
@@ -37,8 +43,13 @@ class Engine {
   void stop();
 
   napi_env env_;
+  // Declared before the loop so it outlives it: the loop's destructor may still unwatch.
+  std::unique_ptr<HostPoll> host_;
   Loop loop_;
   uv_poll_t* poll_ = nullptr;
+  // Delivers what hosted sockets added to the batch, once per libuv turn; started only
+  // when they added something.
+  uv_check_t* check_ = nullptr;
   bool referenced_ = false;
   bool stopped_ = false;
   Napi::FunctionReference onBatch_;
