@@ -252,6 +252,8 @@ struct DatagramSocket : Socket {
   std::unique_ptr<BuiltinHandler> builtin;
   // Room offered per datagram; a longer one is cut, counted, and reported as cut.
   size_t maxDatagramSize = 0;
+  // Read for JavaScript in the batch being handled: read again once it has been answered.
+  bool rereadWanted = false;
   DatagramStats stats;
 };
 
@@ -290,6 +292,12 @@ class Loop {
   void wake() { poller_.wake(); }
   // Lets busy connections and UDP sockets move into the host's poll set (null: never).
   void setHost(HostPoller* host) { host_ = host; }
+  // After JavaScript has handled a batch: reads again the UDP sockets the batch read from,
+  // whose peers may have answered by now (a request-reply peer often has). True if that or
+  // anything else left events to deliver. The host delivers them and may ask again; then it
+  // calls endDatagramRereads().
+  bool readDatagramsAgain();
+  void endDatagramRereads();
   // The host saw a socket it watches ready: the same work runOnce() does for one event.
   // `unwatched`: the host stopped watching it (an error report); it goes back to the loop's
   // own poller if it is still open.
@@ -509,6 +517,9 @@ class Loop {
   // from JavaScript), the first event pushed wakes the poller so the batch is delivered.
   bool running_ = false;
   HostPoller* host_ = nullptr;
+  // UDP sockets to read again after the batch (readDatagramsAgain), by id.
+  std::vector<uint32_t> rereads_;
+  std::vector<uint32_t> rereading_;
   uint32_t lastEndpointId_ = 0;
   LoopStats stats_;
 };

@@ -109,13 +109,41 @@ void Loop::onDatagramReady(DatagramSocket* socket) {
       answerDatagrams(socket, received, count);
     } else {
       deliverDatagrams(socket, received, count);
+      if (count > 0 && !socket->rereadWanted) {
+        socket->rereadWanted = true;
+        rereads_.push_back(socket->id);
+      }
     }
     // A built-in has answered already, so its peer's next datagram may be here by now: read
     // again (until EAGAIN or the call budget), as the C reference does, and save a trip
-    // through both polls. A JavaScript handler answers after the batch, so for it a short
-    // read means the socket is drained.
+    // through both polls. A JavaScript handler answers after the batch (readDatagramsAgain
+    // reads again then), so for it a short read means the socket is drained for now.
     if (count < sys::kMaxDatagramBatch && !socket->builtin) return;
   }
+}
+
+bool Loop::readDatagramsAgain() {
+  rereading_.swap(rereads_);
+  bool wasRunning = running_;
+  running_ = true;
+  for (uint32_t id : rereading_) {
+    auto found = datagrams_.find(id);
+    if (found == datagrams_.end()) continue;
+    DatagramSocket* socket = found->second.get();
+    socket->rereadWanted = false;
+    if (socket->registered && (socket->interest & kReadable)) onDatagramReady(socket);
+  }
+  running_ = wasRunning;
+  rereading_.clear();
+  return !events_.empty();
+}
+
+void Loop::endDatagramRereads() {
+  for (uint32_t id : rereads_) {
+    auto found = datagrams_.find(id);
+    if (found != datagrams_.end()) found->second->rereadWanted = false;
+  }
+  rereads_.clear();
 }
 
 void Loop::answerDatagrams(DatagramSocket* socket, sys::Datagram* received, int count) {

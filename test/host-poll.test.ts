@@ -235,6 +235,88 @@ print("ok")
     expect(hosted()).toBe(0);
   });
 
+  it('a UDP peer that answers at once is served in order, and timers still run while it never pauses', async () => {
+    // The engine reads a UDP socket again after JavaScript has answered a batch (the peer
+    // has often replied by then); the rounds are bounded, so a peer that always has the
+    // next datagram waiting cannot starve the rest of the process.
+    const received: number[] = [];
+    let timerLate = -1;
+    const server = await listen({
+      transport: 'udp',
+      port: 0,
+      backend: 'native',
+      handler: {
+        message(socket, data, rinfo) {
+          received.push(Number(data.toString().split(' ')[1]));
+          socket.send(data.toString().toUpperCase(), rinfo.port, rinfo.address);
+        },
+      },
+    });
+    servers.push(server);
+    const script = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+end, i = time.monotonic() + 1.0, 0
+while time.monotonic() < end:
+    s.sendto(b"dgram %d" % i, ("127.0.0.1", int(sys.argv[1])))
+    got, _ = s.recvfrom(100)
+    assert got == (b"dgram %d" % i).upper(), got
+    i += 1
+print(i)
+`;
+    const peer = python(script, String(server.address().port));
+    await sleep(200);
+    const armed = Date.now();
+    await new Promise<void>((resolve) => setTimeout(() => {
+      timerLate = Date.now() - armed - 20;
+      resolve();
+    }, 20));
+    const count = Number(await peer);
+    expect(count).toBeGreaterThan(100);
+    expect(received).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(timerLate).toBeGreaterThanOrEqual(0);
+    expect(timerLate).toBeLessThan(250);
+  });
+
+  it('a UDP socket closed by its handler while its peer keeps sending hears nothing more', async () => {
+    let messages = 0;
+    let closes = 0;
+    const server = await listen({
+      transport: 'udp',
+      port: 0,
+      backend: 'native',
+      handler: {
+        message(socket, data, rinfo) {
+          messages++;
+          socket.send(data, rinfo.port, rinfo.address);
+          if (messages === 50) void socket.close();
+        },
+        close() {
+          closes++;
+        },
+      },
+    });
+    const script = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.3)
+answered = unanswered = 0
+for i in range(80):
+    s.sendto(b"x%d" % i, ("127.0.0.1", int(sys.argv[1])))
+    try:
+        s.recvfrom(100); answered += 1
+    except (socket.timeout, ConnectionRefusedError):
+        unanswered += 1
+        if unanswered == 3: break
+print(answered)
+`;
+    expect(await python(script, String(server.address().port))).toBe('50\n');
+    expect(messages).toBe(50);
+    await waitFor(() => closes === 1, 'close()');
+    expect(hosted()).toBe(0);
+  });
+
   it('at most 1,024 sockets move, the rest are served where they are, and none leaks a descriptor', async () => {
     const server = await listen({
       port: 0,

@@ -118,15 +118,34 @@ void Engine::onCheck(uv_check_t* handle) {
   uv_check_stop(handle);
   auto* engine = static_cast<Engine*>(handle->data);
   if (engine->stopped_) return;
-  if (!engine->loop_.events().empty() && !engine->onBatch_.IsEmpty()) engine->deliver();
+  if (!engine->loop_.events().empty() && !engine->onBatch_.IsEmpty()) engine->deliverAndReread();
   engine->syncRef();
 }
 
 void Engine::runAndDeliver() {
   if (stopped_) return;
   loop_.runOnce();
-  if (!loop_.events().empty() && !onBatch_.IsEmpty()) deliver();
+  if (!loop_.events().empty() && !onBatch_.IsEmpty()) deliverAndReread();
   syncRef();
+}
+
+// A UDP peer that answers each reply at once (a request-reply client) has often answered by
+// the time JavaScript is done with the batch: reading its socket again then hands the next
+// datagram over without a trip through epoll, as libuv's UDP reads do (up to 32 reads per
+// wake-up). Bounded in rounds and in datagrams, so a flooded socket still lets the rest of
+// the turn run. Measured on udp 1 x 64 with a JavaScript handler: epoll waits per message
+// 1.00 -> 0.12 with 8 rounds, 0.03 with 32.
+void Engine::deliverAndReread() {
+  static constexpr int kRereadRounds = 32;
+  static constexpr size_t kRereadDatagrams = 256;
+  deliver();
+  size_t reread = 0;
+  for (int round = 0; round < kRereadRounds && reread < kRereadDatagrams && !stopped_; round++) {
+    if (!loop_.readDatagramsAgain()) break;
+    reread += loop_.events().size();
+    deliver();
+  }
+  loop_.endDatagramRereads();
 }
 
 // Raw Node-API calls with every status checked: while a worker is being terminated (or

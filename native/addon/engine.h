@@ -34,6 +34,7 @@ class Engine {
   static void onEnvCleanup(napi_async_cleanup_hook_handle handle, void* data);
   void runAndDeliver();
   void deliver();
+  void deliverAndReread();
   bool handOverBytes(napi_value* bytes);
   bool handOverChunks(napi_value* chunks);
   // The Int32Array the batch's records are copied into, made anew only when a batch
