@@ -84,10 +84,10 @@ class ByteBuffer {
   size_t capacity_ = 0;
 };
 
-// Blocks of one read's size that become a chunk's own memory: a large read for JavaScript
-// is received into one and handed over as the chunk itself, with no copy (Loop::readToJs,
-// native/addon/engine.cc). The block comes back when JavaScript's Buffer is collected;
-// each thread keeps a few warm, so a steady stream reuses the same pages.
+// Blocks of one read's size: a large read (or frame) for JavaScript waits in one until the
+// batch's hand-over copies it into its Buffer (Loop::readToJs, native/addon/engine.cc), and
+// the block comes back when the batch is cleared. Each thread keeps a few warm, so a steady
+// stream reuses the same pages.
 class ReadBlocks {
  public:
   static constexpr size_t kSize = 64 * 1024;
@@ -98,7 +98,7 @@ class ReadBlocks {
     if (block == nullptr) std::abort();  // Built without exceptions; out of memory is fatal.
     return block;
   }
-  // A block of `capacity` bytes (kSize, or less once shrunk to its chunk) goes back.
+  // A block of `capacity` bytes goes back (one not of kSize, a large frame's, is freed).
   static void give(uint8_t* block, size_t capacity) {
     Pool& pool = local();
     if (capacity == kSize && pool.count < Pool::kKeep) {

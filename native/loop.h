@@ -308,9 +308,9 @@ class Loop {
   const std::vector<EventRecord>& events() const { return events_; }
   const ByteBuffer& arena() const { return arena_; }
   ByteBuffer& arena() { return arena_; }
-  // Large reads for JavaScript, each in a block of its own (ReadBlocks): a kData record
-  // whose offset is -(i + 1) is chunk i here. The host takes a chunk's memory by setting its
-  // `data` to null; clearBatch() gives back whatever it did not take.
+  // Large reads and frames for JavaScript, each left in a block of its own (ReadBlocks)
+  // instead of being copied into the arena: a kData record whose offset is -(i + 1) is
+  // chunk i here. The host copies each into its Buffer; clearBatch() gives the blocks back.
   struct OwnedChunk {
     uint8_t* data;
     size_t length;

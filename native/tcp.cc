@@ -449,9 +449,9 @@ void Loop::readBuiltin(Connection* connection) {
 // once. Reading again here found nothing (EAGAIN) whenever a peer had exactly kReadSize in
 // flight: 0.25 wasted recv per message on the 10 x 16 KiB x 4 shape (docs/design.md).
 //
-// The read lands in a block of its own. A large one (kOwnChunkMin or more) stays there and
-// that block becomes the chunk JavaScript gets, with no copy; a small one is copied into the
-// batch's shared bytes, and the block takes the next read.
+// The read lands in a block of the pool. A large one (kOwnChunkMin or more) stays there
+// until the hand-over copies it into its Buffer, and the block goes back to the pool, warm,
+// for the next read; a small one is copied into the batch's shared bytes at once.
 void Loop::readToJs(Connection* connection) {
   // The batch is full: the socket stays readable and is read on the next wake-up.
   if (arena_.size() + ownedBytes_ >= kBatchByteBudget) return;
@@ -461,18 +461,8 @@ void Loop::readToJs(Connection* connection) {
     size_t length = static_cast<size_t>(received);
     int32_t offset;
     if (length >= kOwnChunkMin) {
-      uint8_t* block = readBlock_;
-      size_t capacity = ReadBlocks::kSize;
+      ownedChunks_.push_back({readBlock_, length, ReadBlocks::kSize});
       readBlock_ = nullptr;
-      // A chunk kept by the application should hold about its own size, not a whole block
-      // (node:net trims its reads the same way); shrinking in place costs no copy.
-      if (length <= ReadBlocks::kSize / 2) {
-        if (void* smaller = std::realloc(block, length)) {
-          block = static_cast<uint8_t*>(smaller);
-          capacity = length;
-        }
-      }
-      ownedChunks_.push_back({block, length, capacity});
       ownedBytes_ += length;
       offset = -static_cast<int32_t>(ownedChunks_.size());
     } else {
@@ -604,12 +594,14 @@ void Loop::readFramesToJs(Connection* connection) {
         splitFrames(connection, receiveBuffer_.get(), static_cast<size_t>(received), [&](const uint8_t* frame, size_t length) {
           int32_t offset;
           if (length >= kOwnChunkMin) {
-            // A large frame gets memory of its own, which becomes its Buffer in JavaScript
-            // (as a large read does in readToJs): one copy, not one here and one there.
-            auto* block = static_cast<uint8_t*>(std::malloc(length));
+            // A large frame waits in a block of its own for the hand-over's copy into its
+            // Buffer (as a large read does in readToJs), not in the arena, which
+            // JavaScript would copy out again.
+            bool pooled = length <= ReadBlocks::kSize;
+            uint8_t* block = pooled ? ReadBlocks::take() : static_cast<uint8_t*>(std::malloc(length));
             if (block == nullptr) std::abort();  // Built without exceptions.
             std::memcpy(block, frame, length);
-            ownedChunks_.push_back({block, length, length});
+            ownedChunks_.push_back({block, length, pooled ? ReadBlocks::kSize : length});
             ownedBytes_ += length;
             offset = -static_cast<int32_t>(ownedChunks_.size());
           } else {

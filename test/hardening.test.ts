@@ -392,8 +392,8 @@ describe.each(backends)('%s backend', (backend) => {
   });
 
   it('large reads arrive intact, each chunk in memory of its own', async () => {
-    // Native: a read of 4 KiB or more is handed over in the block it was received into
-    // (no copy); ten peers streaming at once put several such reads in one batch.
+    // Native: a read of 4 KiB or more waits in a pooled block of its own and is copied into
+    // its Buffer at the hand-over; ten peers streaming at once put several in one batch.
     const kept = new Map<number, Buffer[]>();
     let total = 0;
     const server = await serve({
