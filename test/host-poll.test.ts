@@ -31,6 +31,14 @@ async function python(script: string, ...args: string[]): Promise<string> {
   return out;
 }
 
+/** Round trips of two-byte messages, each answered uppercased: three move the connection. */
+async function roundTrips(client: RawClient, prefix: string, count = 3): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    client.socket.write(`${prefix}${i}`);
+    expect((await client.read(2)).toString()).toBe(`${prefix.toUpperCase()}${i}`);
+  }
+}
+
 // Round trips one message at a time; with "reset", ends with an RST instead of a FIN.
 const pingPong = `
 import socket, struct, sys
@@ -144,10 +152,7 @@ describe('busy sockets in the host poll set (native backend)', () => {
     servers.push(server);
     const client = await RawClient.connect(server.address().port);
     sockets.push(client.socket);
-    for (let i = 0; i < 3; i++) {
-      client.socket.write(`m${i}`);
-      expect((await client.read(2)).toString()).toBe(`M${i}`);
-    }
+    await roundTrips(client, 'm');
     expect(hosted()).toBe(1);
     client.socket.write('pause');
     await waitFor(() => paused !== undefined, 'the pause');
@@ -157,10 +162,7 @@ describe('busy sockets in the host poll set (native backend)', () => {
     expect(chunks).not.toContain('held');
     paused!.resume();
     expect((await client.read(4)).toString()).toBe('HELD');
-    for (let i = 0; i < 3; i++) {
-      client.socket.write(`n${i}`);
-      expect((await client.read(2)).toString()).toBe(`N${i}`);
-    }
+    await roundTrips(client, 'n');
     expect(hosted()).toBe(1);
   });
 
@@ -192,10 +194,7 @@ describe('busy sockets in the host poll set (native backend)', () => {
     servers.push(server);
     const client = await RawClient.connect(server.address().port);
     sockets.push(client.socket);
-    for (let i = 0; i < 3; i++) {
-      client.socket.write(`w${i}`);
-      expect((await client.read(2)).toString()).toBe(`W${i}`);
-    }
+    await roundTrips(client, 'w');
     expect(hosted()).toBe(1);
     client.socket.pause();
     client.socket.write('flood');
