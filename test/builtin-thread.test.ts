@@ -99,6 +99,23 @@ describe('native built-in servers on a loop thread of their own', () => {
     client.socket.write('both listen');
     expect((await client.read(11)).toString()).toBe('BOTH LISTEN');
     client.socket.destroy();
+
+    // The same for UDP, with and without workers: one worker is a single loop thread too,
+    // and it must still ask for SO_REUSEPORT when told to.
+    for (const workers of [undefined, 1, 2]) {
+      const udpShared = await listen({ transport: 'udp', port: 0, backend: 'native', handler: 'echo', reusePort: true, workers });
+      open.push(udpShared);
+      const udpSecond = await listen({
+        transport: 'udp',
+        port: udpShared.address().port,
+        backend: 'native',
+        handler: 'echo',
+        reusePort: true,
+        workers,
+      });
+      open.push(udpSecond);
+      expect(udpSecond.address().port).toBe(udpShared.address().port);
+    }
   });
 
   it('leave no thread and no descriptor behind once closed', async () => {

@@ -53,6 +53,7 @@ export async function listenWorkers(request: WorkersRequest): Promise<Server | U
         port: settings.port,
         ipv6Only: settings.ipv6Only,
         maxDatagramSize: settings.maxDatagramSize as number,
+        reusePort: settings.reusePort === true,
         builtin: handler.builtin,
         workers,
         onWorkerError,
