@@ -248,11 +248,18 @@ bool Engine::handOverBytes(napi_value* bytes) {
   }
   size_t capacity = 0;
   uint8_t* data = arena.detach(&capacity);
-  if (napi_create_external_buffer(env_, size, data, returnBlock, reinterpret_cast<void*>(capacity), bytes) !=
-      napi_ok) {
+  napi_status status =
+      napi_create_external_buffer(env_, size, data, returnBlock, reinterpret_cast<void*>(capacity), bytes);
+  if (status == napi_no_external_buffers_allowed) {
+    // A build whose V8 sandbox forbids outside memory (Electron's): refused before taking
+    // anything, so the memory is still the arena's, and the batch goes as a copy.
     arena.adopt(data, capacity);
-    return false;
+    void* copy = nullptr;
+    return napi_create_buffer_copy(env_, size, arena.data(), &copy, bytes) == napi_ok;
   }
+  // Any other failure (the environment is being torn down) may come after V8 has taken the
+  // memory, which returnBlock then frees: never give it back to the arena here.
+  if (status != napi_ok) return false;
   if (!spareBlocks.blocks.empty()) {
     SpareBlocks::Block block = spareBlocks.blocks.back();
     spareBlocks.blocks.pop_back();
