@@ -1,0 +1,1 @@
+{ "targets": [ { "target_name": "floor", "sources": ["floor.cc"], "cflags_cc": ["-O3"] } ] }
