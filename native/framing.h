@@ -84,6 +84,9 @@ class Framer {
   // 4 or 8, fixedSize 0 or above maxFrame, an unknown kind): split() then returns
   // kBadLength and frameOf() false. lib/framing.ts rejects all of these first.
   bool valid() const { return valid_; }
+  // Length-prefixed and fixed-size framing: a frame's end is counted, not searched for, so
+  // an unfinished frame's bytes can be split again with what follows at no extra cost.
+  bool counted() const { return spec_.kind == FramingSpec::Kind::kLength || spec_.kind == FramingSpec::Kind::kFixed; }
 
   // Splits `data` (usually straight from a shared receive buffer). Calls
   // `bool emit(const uint8_t* frame, size_t length)` once per complete frame, in order.

@@ -84,7 +84,7 @@ ssize_t recv(int fd, void* buffer, size_t length);
 ssize_t peek(int fd, void* buffer, size_t length);
 ssize_t send(int fd, const void* buffer, size_t length);
 // The same for bytes in up to kMaxSendParts parts, in one sendmsg (no gathering copy).
-constexpr int kMaxSendParts = 4;
+constexpr int kMaxSendParts = 16;
 ssize_t sendParts(int fd, const struct iovec* parts, int count);
 int shutdownWrite(int fd);
 

@@ -22,6 +22,42 @@ static constexpr size_t kReadSize = 64 * 1024;
 // Reads for JavaScript of at least this many bytes keep a block of their own instead of
 // being copied into the batch's shared bytes (Loop::readToJs).
 static constexpr size_t kOwnChunkMin = 4 * 1024;
+// A built-in's framed reply this large that lies in the receive buffer leaves from there
+// (one more part of the sendmsg) instead of being copied into the gathered replies: on
+// 16 KiB length-prefixed frames the copy was a second pass over every byte.
+static constexpr size_t kSendInPlaceMin = 2 * 1024;
+
+// The replies to one read, in order: stretches of the gathered bytes (replies_, which may
+// still grow, so they are kept as offsets) and large replies left where they were read.
+struct ReplyParts {
+  struct Part {
+    const uint8_t* data;  // null: gathered bytes from `offset`
+    size_t offset;
+    size_t length;
+  };
+  Part parts[sys::kMaxSendParts];
+  int count = 0;
+  size_t gatheredFrom = 0;  // where the gathered stretch not yet in parts starts
+
+  // Adds `reply` as a part of its own after the gathered bytes up to `gathered`; false when
+  // there is no room for it (with the stretch before it and one after), so it is copied.
+  bool addInPlace(size_t gathered, ByteView reply) {
+    if (count + 3 > sys::kMaxSendParts) return false;
+    if (gathered > gatheredFrom) parts[count++] = {nullptr, gatheredFrom, gathered - gatheredFrom};
+    parts[count++] = {reply.data, 0, reply.length};
+    gatheredFrom = gathered;
+    return true;
+  }
+  // The parts as views, the last gathered stretch included; returns how many.
+  int resolve(const uint8_t* gathered, size_t gatheredSize, ByteView* views) {
+    if (gatheredSize > gatheredFrom) parts[count++] = {nullptr, gatheredFrom, gatheredSize - gatheredFrom};
+    for (int i = 0; i < count; i++) {
+      views[i] = {parts[i].data != nullptr ? parts[i].data : gathered + parts[i].offset, parts[i].length};
+    }
+    return count;
+  }
+};
+
 // A built-in handler stops reading from a peer that does not read its replies once this
 // much is queued, so a stalled peer costs bounded memory (the kernel's own send buffer on
 // loopback is about 2.5 MiB; this keeps ours well below it).
@@ -531,35 +567,64 @@ ssize_t Loop::receive(Connection* connection, uint8_t* into) {
 void Loop::readFramesBuiltin(Connection* connection) {
   const Framer& framer = *connection->endpoint->framer;
   BuiltinHandler& builtin = *connection->endpoint->builtin;
+  // Reads land in the upper half of the receive buffer. An unfinished length-prefixed or
+  // fixed-size frame is copied back in front of the read that continues it and split again
+  // with it (a header to decode, no search), so the frame it completes lies in the receive
+  // buffer and is answered there, as every frame wholly inside one read is: one copy of
+  // the held bytes instead of appending the read to them and copying the frame out again.
+  uint8_t* const readAt = receiveBuffer_.get() + kReadSize;
   for (int i = 0; i < kReadsPerWakeup; i++) {
-    ssize_t received = receive(connection, receiveBuffer_.get());
+    ssize_t received = receive(connection, readAt);
     if (received <= 0) return;
+    uint8_t* start = readAt;
+    PartialFrame* held = connection->buffers ? connection->buffers->partial.get() : nullptr;
+    if (held != nullptr && framer.counted() && held->received() <= kReadSize) {
+      start -= held->received();
+      std::memcpy(start, held->header, held->headerBytes);
+      if (!held->bytes.empty()) std::memcpy(start + held->headerBytes, held->bytes.data(), held->bytes.size());
+      connection->buffers->partial.reset();
+    }
+    const size_t length = static_cast<size_t>(readAt + received - start);
+    const uint8_t* const readStart = start;
+    const uint8_t* const readEnd = start + length;
     // Every frame of this read is answered with one frame of the same framing; the replies
-    // leave together in one send, as the unframed built-ins send one reply per read.
+    // leave together in one sendmsg, as the unframed built-ins send one reply per read.
+    // Headers, trailers and small replies are gathered in replies_; a large reply still
+    // lying in the receive buffer (answered in place) leaves from there, as its own part.
+    ReplyParts parts;
     bool encodable = true;
-    FrameStatus status =
-        splitFrames(connection, receiveBuffer_.get(), static_cast<size_t>(received), [&](const uint8_t* frame, size_t length) {
-          // The frame lies in the receive buffer or the partial frame, both ours to rewrite.
-          ByteView reply = builtin.respond(const_cast<uint8_t*>(frame), length);
-          uint8_t header[8];
-          size_t headerLength = 0;
-          size_t trailerLength = 0;
-          const uint8_t* trailer = nullptr;
-          if (!framer.frameOf(reply.length, header, &headerLength, &trailer, &trailerLength)) {
-            encodable = false;
-            return false;
-          }
-          // A kept delimiter already ends the frame (lib/framing.ts encodeFrame does the same).
-          if (framer.spec().keepDelimiter && reply.length >= trailerLength &&
-              std::memcmp(reply.data + reply.length - trailerLength, trailer, trailerLength) == 0) {
-            trailerLength = 0;
-          }
-          if (headerLength > 0) replies_.append(header, headerLength);
-          if (reply.length > 0) replies_.append(reply.data, reply.length);
-          if (trailerLength > 0) replies_.append(trailer, trailerLength);
-          return true;
-        });
-    int sent = replies_.empty() ? 0 : sendOrQueue(connection, replies_.data(), replies_.size());
+    FrameStatus status = splitFrames(connection, start, length, [&](const uint8_t* frame, size_t frameLength) {
+      // The frame lies in the receive buffer or the partial frame, both ours to rewrite.
+      ByteView reply = builtin.respond(const_cast<uint8_t*>(frame), frameLength);
+      uint8_t header[8];
+      size_t headerLength = 0;
+      size_t trailerLength = 0;
+      const uint8_t* trailer = nullptr;
+      if (!framer.frameOf(reply.length, header, &headerLength, &trailer, &trailerLength)) {
+        encodable = false;
+        return false;
+      }
+      // A kept delimiter already ends the frame (lib/framing.ts encodeFrame does the same).
+      if (framer.spec().keepDelimiter && reply.length >= trailerLength &&
+          std::memcmp(reply.data + reply.length - trailerLength, trailer, trailerLength) == 0) {
+        trailerLength = 0;
+      }
+      if (headerLength > 0) replies_.append(header, headerLength);
+      bool inPlace = reply.length >= kSendInPlaceMin && reply.data >= readStart && reply.data + reply.length <= readEnd;
+      if (!inPlace || !parts.addInPlace(replies_.size(), reply)) {
+        if (reply.length > 0) replies_.append(reply.data, reply.length);
+      }
+      if (trailerLength > 0) replies_.append(trailer, trailerLength);
+      return true;
+    });
+    int sent = 0;
+    if (parts.count == 0) {
+      if (!replies_.empty()) sent = sendOrQueue(connection, replies_.data(), replies_.size());
+    } else {
+      ByteView views[sys::kMaxSendParts];
+      int count = parts.resolve(replies_.data(), replies_.size(), views);
+      sent = sendPartsOrQueue(connection, views, count);
+    }
     // A read's replies are at most a few MiB (reply:TEXT to 64 KiB of empty lines); keep
     // the usual size warm, give a rare large one back.
     if (replies_.capacity() > kBuiltinHighWater) {
@@ -679,7 +744,8 @@ int Loop::sendPartsOrQueue(Connection* connection, const ByteView* parts, int co
       return static_cast<int>(sent);
     }
   } else if (count > sys::kMaxSendParts) {
-    // Never the case today (at most three parts); gathered so the rule above holds.
+    // Never the case today (a JavaScript write has at most three parts, a built-in's framed
+    // replies at most kMaxSendParts); gathered so the rule above holds.
     replies_.clear();
     for (int i = 0; i < count; i++) replies_.append(parts[i].data, parts[i].length);
     int result = sendOrQueue(connection, replies_.data(), replies_.size());

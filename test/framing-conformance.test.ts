@@ -112,6 +112,33 @@ describe.each(backends)('%s backend', (backend) => {
     expect(await raw.read(8)).toEqual(Buffer.concat([frame, frame]));
   });
 
+  it('uppercase answers large and small length-prefixed frames in order, from a peer that reads late', async () => {
+    // Large replies leave from where they were read, small ones gathered, in one sendmsg of
+    // at most 16 parts: 40 frames of 2.5 KiB in one read are more than that, 20 KiB frames
+    // cross reads, and a peer that does not read yet makes the kernel take only part of it.
+    const raw = await client(await serve({ length: 4 }, 'uppercase'));
+    const sizes = [
+      ...Array.from({ length: 40 }, () => 2560),
+      ...Array.from({ length: 30 }, (_, i) => [3, 20_000, 2048, 0, 2047, 65_000][i % 6]),
+      ...Array.from({ length: 40 }, () => 50_000),
+    ];
+    const payloads = sizes.map((size, i) => Buffer.alloc(size, 0x61 + (i % 26)));
+    const frames = (upper: boolean) =>
+      Buffer.concat(
+        payloads.map((payload) => {
+          const header = Buffer.alloc(4);
+          header.writeUInt32BE(payload.length);
+          return Buffer.concat([header, upper ? Buffer.from(payload.toString().toUpperCase()) : payload]);
+        }),
+      );
+    const stream = frames(false);
+    raw.socket.pause();
+    for (let from = 0; from < stream.length; from += 100_000) raw.socket.write(stream.subarray(from, from + 100_000));
+    await sleep(200);
+    raw.socket.resume();
+    expect((await raw.read(stream.length, 15_000)).equals(frames(true))).toBe(true);
+  });
+
   it('thousands of frames from one write reach data() in a few batches, in order', async () => {
     const frames: string[] = [];
     let batches = 0;
