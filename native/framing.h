@@ -6,7 +6,7 @@
 // Design:
 // - A partial frame lives in a heap object made only when a read ends inside a frame, and
 //   freed as soon as that frame completes. A connection between frames holds one null
-//   pointer and nothing else, so the engine's idle cost per connection (the 40-byte
+//   pointer and nothing else, so the engine's idle cost per connection (the 32-byte
 //   Connection) grows by 8 bytes, not by a buffer; frames lying wholly inside one read are
 //   handed out as pointers into the shared receive buffer, never copied.
 // - The delimiter search looks at each byte once: a partial frame keeps how many delimiter

@@ -93,13 +93,14 @@ struct Socket {
   // Where a busy socket is watched from (see HostPoller): in the loop's own poller until it
   // has been ready in two wake-ups, then, while the host has room, in the host's.
   enum Hosting : uint8_t { kNotSeen, kSeenOnce, kHosted };
-  explicit Socket(Kind k) : kind(k) {}
-  Kind kind;
-  bool registered = false;
-  uint8_t interest = 0;
-  // Fills what was padding: the slot stays 40 bytes.
-  Hosting hosting = kNotSeen;
+  explicit Socket(Kind k) : kind(k), registered(false), hosting(kNotSeen), interest(0) {}
   Fd fd;
+  // One byte for the four: a connection's own flags then fill the rest of this struct's
+  // last word (a derived struct may use its base's tail padding), so a slot is 32 bytes.
+  Kind kind : 2;
+  bool registered : 1;
+  Hosting hosting : 2;
+  uint8_t interest : 3;  // Interest bits (kReadable, kWritable, kErrors)
 };
 
 // A host loop that can watch sockets in its own poll set: Node's libuv loop on the
@@ -129,7 +130,7 @@ struct Timer : Socket {
 };
 
 // What few connections need, made only for them and freed as soon as it is empty again:
-// an idle connection holds none, and both needs share one pointer in the 40-byte slot.
+// an idle connection holds none, and both needs share one pointer in the 32-byte slot.
 struct ConnectionBuffers {
   // Bytes the kernel has not taken yet.
   ByteBuffer pending;
@@ -138,11 +139,12 @@ struct ConnectionBuffers {
   bool empty() const { return pending.empty() && partial == nullptr; }
 };
 
-// Kept small on purpose: an idle connection is this struct and nothing else (40 bytes; the
-// benchmark's idle-memory goal is 64 bytes per connection with a built-in handler).
+// Kept small on purpose: an idle connection is this struct and nothing else (32 bytes; the
+// benchmark's idle-memory goal is 64 bytes per connection with a built-in handler). The
+// flags come first, where they share a word with the base's fields.
 struct Connection : Socket {
-  // The flags are one bit each (C++17 has no default initialisers for bit-fields): nine
-  // bools would not fit the 40-byte slot.
+  // The flags are one bit each (C++17 has no default initialisers for bit-fields): twelve
+  // bools would not fit the 32-byte slot.
   Connection()
       : Socket(kConnection),
         connecting(false),
@@ -157,19 +159,6 @@ struct Connection : Socket {
         drainWanted(false),
         awaitingProxy(false),
         closed(true) {}
-  uint32_t id = 0;
-  // The loop's clock (milliseconds, wrapping) at the last byte read or written; fills what
-  // would otherwise be padding, so the idle timeout costs no memory.
-  uint32_t lastActive = 0;
-  Endpoint* endpoint = nullptr;
-  // The write queue and the partial frame; allocated only while there is one or the other.
-  std::unique_ptr<ConnectionBuffers> buffers;
-  bool hasPending() const { return buffers != nullptr && !buffers->pending.empty(); }
-  size_t pendingBytes() const { return buffers ? buffers->pending.size() : 0; }
-  // Frees the buffers once neither part holds anything.
-  void releaseBuffersIfEmpty() {
-    if (buffers && buffers->empty()) buffers.reset();
-  }
   bool connecting : 1;
   bool paused : 1;        // by JavaScript
   bool throttled : 1;     // by a built-in handler whose peer stopped reading
@@ -190,8 +179,21 @@ struct Connection : Socket {
   // or answered until it is (Loop::readProxyHeader).
   bool awaitingProxy : 1;
   bool closed : 1;  // until the table hands it out
+  uint32_t id = 0;
+  // The loop's clock (milliseconds, wrapping) at the last byte read or written: all the
+  // idle timeout keeps per connection.
+  uint32_t lastActive = 0;
+  Endpoint* endpoint = nullptr;
+  // The write queue and the partial frame; allocated only while there is one or the other.
+  std::unique_ptr<ConnectionBuffers> buffers;
+  bool hasPending() const { return buffers != nullptr && !buffers->pending.empty(); }
+  size_t pendingBytes() const { return buffers ? buffers->pending.size() : 0; }
+  // Frees the buffers once neither part holds anything.
+  void releaseBuffersIfEmpty() {
+    if (buffers && buffers->empty()) buffers.reset();
+  }
 };
-static_assert(sizeof(Connection) <= 40, "an idle connection costs one 40-byte slot (docs/design.md)");
+static_assert(sizeof(Connection) <= 32, "an idle connection costs one 32-byte slot (docs/design.md)");
 
 // Connections live in fixed chunks that never move (poller tokens point into them) and are
 // found by id without hashing: an id is (generation << kSlotBits) | slot, so a reused slot
@@ -223,7 +225,7 @@ class ConnectionTable {
   }
 
  private:
-  // 1024 connections (40 KiB) per chunk: small enough that a server with a few
+  // 1024 connections (32 KiB) per chunk: small enough that a server with a few
   // connections stays small, large enough that chunk bookkeeping is negligible.
   static constexpr uint32_t kChunkSize = 1024;
   Connection& at(uint32_t slot) { return chunks_[slot / kChunkSize][slot % kChunkSize]; }
