@@ -64,8 +64,13 @@ export abstract class BaseDatagramSocket<State = unknown> implements DatagramSoc
   protected abstract transmit(datagrams: OutgoingDatagram[]): void;
   protected abstract closeSocket(): void;
 
+  /** Hands one checked datagram to the backend (send()); a backend may take a shorter road. */
+  protected transmitOne(datagram: OutgoingDatagram): void {
+    this.transmit([datagram]);
+  }
+
   send(data: Uint8Array | string, port?: number, address?: string): void {
-    this.transmit([this.check(data, port, address, 'send()')]);
+    this.transmitOne(this.check(data, port, address, 'send()'));
   }
 
   sendMany(datagrams: readonly Datagram[]): void {

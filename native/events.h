@@ -15,9 +15,10 @@
 //   kClose      connection  its endpoint -                        0 or an error   -
 //   kError      connection  its endpoint -                        the error       Syscall that failed
 //   kServerIdle endpoint    -            -                        -               -
-//   kMessage    UDP socket  -            [address length][address [payload]       sender's port   the datagram's real
-//                                        text][payload]; length =                 size (more than
-//                                        payload bytes                            length when cut)
+//   kMessage    UDP socket  -            [address length, 0x80 if  sender's port   the datagram's real
+//                                        IPv6][address text]        size (more than
+//                                        [payload]; length =        length when cut)
+//                                        payload bytes
 //   kDatagramError UDP socket -          -                        the error       Syscall that failed
 //
 // With framing, each kData record is one complete frame (its delimiter or header removed).

@@ -256,6 +256,9 @@ struct DatagramSocket : Socket {
   size_t maxDatagramSize = 0;
   // Read for JavaScript in the batch being handled: read again once it has been answered.
   bool rereadWanted = false;
+  // Slots the next batch call offers (Loop::onDatagramReady): grows while calls come back
+  // full, shrinks to twice what the last one brought.
+  uint8_t batchSlots = 4;
   DatagramStats stats;
 };
 
@@ -488,6 +491,8 @@ class Loop {
   // sys::kMaxDatagramBatch receive slots of 64 KiB, made at the first UDP socket. Only the
   // pages datagrams touch become resident, so small datagrams cost little of the 4 MiB.
   std::unique_ptr<uint8_t[]> datagramBuffer_;
+  // The senders of the datagrams in those slots.
+  std::unique_ptr<SockAddr[]> datagramPeers_;
   std::vector<std::unique_ptr<Listener>> listenerStore_;
   uint32_t listeners_ = 0;
   // Closed sockets, freed at the start of the next runOnce().

@@ -2,6 +2,7 @@
 // handlers answer all of them in one sendmmsg, and JavaScript gets them in the batch.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "loop.h"
@@ -11,6 +12,10 @@ namespace sockengine {
 // Batch calls per socket per wake-up while each one comes back full. Level-triggered
 // polling reports the rest next time, so one busy socket cannot starve the others.
 static constexpr int kDatagramCallsPerWakeup = 4;
+// Slots offered to a batch call: twice what the socket's last call brought, at least this
+// many and at most sys::kMaxDatagramBatch. A call costs setting up every slot it offers, so
+// a socket with one datagram at a time should not be offered 64 (docs/design.md section 15).
+static constexpr int kFewestDatagramSlots = 4;
 // Receive room per slot: the largest UDP payload (65,507 over IPv4, 65,527 over IPv6) fits.
 static constexpr size_t kDatagramSlotSize = 64 * 1024;
 
@@ -28,7 +33,10 @@ int Loop::addDatagramSocket(Fd fd, std::unique_ptr<BuiltinHandler> builtin, size
     *failedSyscall = "epoll_ctl";
     return -errno;
   }
-  if (!datagramBuffer_) datagramBuffer_.reset(new uint8_t[sys::kMaxDatagramBatch * kDatagramSlotSize]);
+  if (!datagramBuffer_) {
+    datagramBuffer_.reset(new uint8_t[sys::kMaxDatagramBatch * kDatagramSlotSize]);
+    datagramPeers_.reset(new SockAddr[sys::kMaxDatagramBatch]);
+  }
   socket->id = nextDatagramId();
   *id = socket->id;
   datagrams_.emplace(socket->id, std::move(socket));
@@ -82,16 +90,18 @@ int Loop::connectDatagram(const SockAddr& address, size_t maxDatagramSize, uint3
 
 void Loop::onDatagramReady(DatagramSocket* socket) {
   if (!socket->fd.valid()) return;
-  SockAddr peers[sys::kMaxDatagramBatch];
+  // The senders' addresses land in the loop's own array (never zeroed again: the kernel
+  // writes each one it fills); `received` is set up for the slots offered, no more.
   sys::Datagram received[sys::kMaxDatagramBatch];
   for (int call = 0; call < kDatagramCallsPerWakeup; call++) {
     if (!socket->builtin && arena_.size() >= kBatchByteBudget) return;  // Next wake-up.
-    for (int i = 0; i < sys::kMaxDatagramBatch; i++) {
+    const int offered = socket->batchSlots;
+    for (int i = 0; i < offered; i++) {
       received[i].data.iov_base = datagramSlot(i);
       received[i].data.iov_len = socket->maxDatagramSize;
-      received[i].peer = &peers[i];
+      received[i].peer = &datagramPeers_[i];
     }
-    int count = sys::receiveDatagrams(socket->fd.get(), received, sys::kMaxDatagramBatch);
+    int count = sys::receiveDatagrams(socket->fd.get(), received, offered);
     if (count < 0) {
       // A pending error (ICMP port unreachable on a connected socket) is reported and
       // cleared by the failed call; the socket itself stays usable.
@@ -100,6 +110,7 @@ void Loop::onDatagramReady(DatagramSocket* socket) {
       }
       return;
     }
+    socket->batchSlots = static_cast<uint8_t>(std::min(std::max(2 * count, kFewestDatagramSlots), sys::kMaxDatagramBatch));
     for (int i = 0; i < count; i++) {
       socket->stats.datagramsIn++;
       socket->stats.bytesIn += received[i].length;
@@ -118,7 +129,7 @@ void Loop::onDatagramReady(DatagramSocket* socket) {
     // again (until EAGAIN or the call budget), as the C reference does, and save a trip
     // through both polls. A JavaScript handler answers after the batch (readDatagramsAgain
     // reads again then), so for it a short read means the socket is drained for now.
-    if (count < sys::kMaxDatagramBatch && !socket->builtin) return;
+    if (count < offered && !socket->builtin) return;
   }
 }
 
@@ -186,7 +197,10 @@ void Loop::deliverDatagrams(DatagramSocket* socket, sys::Datagram* received, int
     size_t payload = received[i].truncated ? received[i].data.iov_len : received[i].length;
     int32_t offset = static_cast<int32_t>(arena_.size());
     uint8_t* out = arena_.reserve(1 + addressLength + payload);
-    out[0] = static_cast<uint8_t>(addressLength);
+    // The family rides in the length byte's top bit (an address is at most 45 characters),
+    // so JavaScript need not search the text for a colon.
+    bool v6 = received[i].peer->family() == AF_INET6;
+    out[0] = static_cast<uint8_t>(addressLength | (v6 ? 0x80 : 0));
     std::memcpy(out + 1, text, addressLength);
     std::memcpy(out + 1 + addressLength, received[i].data.iov_base, payload);
     arena_.commit(1 + addressLength + payload);

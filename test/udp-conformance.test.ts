@@ -127,6 +127,37 @@ describe.each(backends)('%s backend, UDP', (backend) => {
       expect(seen).toEqual([{ address: '127.0.0.1', port: p.port, family: 'IPv4', size: 4, truncated: false }]);
     });
 
+    it('rinfo names every sender exactly, and a datagram the handler keeps stays as it came', async () => {
+      const seen: Array<{ text: string; address: string; family: string }> = [];
+      const kept: Buffer[] = [];
+      const server = await serve({
+        message(socket, data, rinfo) {
+          kept.push(data);
+          seen.push({ text: data.toString(), address: rinfo.address, family: rinfo.family });
+          socket.send(data, rinfo.port, rinfo.address);
+        },
+      });
+      // Bytes of one, two and three digits, zeros and 255: each address is written out anew.
+      const hosts = ['127.0.0.1', '127.10.200.5', '127.255.0.99', '127.1.23.0', '127.100.9.255'];
+      for (const host of hosts) {
+        const socket = dgram.createSocket('udp4');
+        await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+        const reply = new Promise<Buffer>((resolve) => socket.once('message', resolve));
+        socket.send(`from ${host}`, server.address().port, '127.0.0.1');
+        expect((await reply).toString()).toBe(`from ${host}`);
+        socket.close();
+      }
+      expect(seen).toEqual(hosts.map((host) => ({ text: `from ${host}`, address: host, family: 'IPv4' })));
+      expect(kept.map((data) => data.toString())).toEqual(hosts.map((host) => `from ${host}`));
+
+      const six = await listen({ transport: 'udp', host: '::1', port: 0, backend, handler: { message: (_s, data, rinfo) => seen.push({ text: data.toString(), address: rinfo.address, family: rinfo.family }) } });
+      servers.push(six);
+      const p = await peer('udp6');
+      await p.send('six', six.address().port, '::1');
+      await waitFor(() => seen.length === hosts.length + 1, 'the IPv6 datagram');
+      expect(seen.at(-1)).toEqual({ text: 'six', address: '::1', family: 'IPv6' });
+    });
+
     it('sendMany() sends every datagram, in order', async () => {
       const server = await serve({
         message(socket, data, rinfo) {

@@ -160,9 +160,10 @@ export class NativeEngine {
     this.gathering = count > RECORD_FIELDS;
     // Handlers' own exceptions are caught where they are called (the connection's failure
     // policy); whatever else throws costs its record only, never the rest of the batch.
+    const alone = count === RECORD_FIELDS;
     for (let i = 0; i < count; i += RECORD_FIELDS) {
       try {
-        this.dispatch(records, i, bytes, chunks);
+        this.dispatch(records, i, bytes, chunks, alone);
       } catch (error) {
         reportUncaught(error);
       }
@@ -187,7 +188,7 @@ export class NativeEngine {
     }
   }
 
-  private dispatch(records: Int32Array, i: number, bytes: Buffer, chunks: Buffer[] | undefined): void {
+  private dispatch(records: Int32Array, i: number, bytes: Buffer, chunks: Buffer[] | undefined, alone: boolean): void {
     const id = records[i + Field.Id]!;
     const endpoint = records[i + Field.Endpoint]!;
     if (debugEnabled) logRecord(records, i);
@@ -203,10 +204,14 @@ export class NativeEngine {
         const socket = this.datagrams.get(id);
         if (!socket) return;
         const offset = records[i + Field.Offset]!;
-        const start = offset + 1 + bytes[offset]!;
+        const lengthByte = bytes[offset]!;
+        const start = offset + 1 + (lengthByte & 0x7f);
         const address = bytes.toString('latin1', offset + 1, start);
-        const payload = ownBytes(bytes, start, records[i + Field.Length]!);
-        socket.receive(payload, address, records[i + Field.Code]!, records[i + Field.Detail]!);
+        const length = records[i + Field.Length]!;
+        // The only record of its batch: the batch's bytes are this datagram's alone (and its
+        // sender's address), so a view holds nothing a copy would not.
+        const payload = alone ? bytes.subarray(start, start + length) : ownBytes(bytes, start, length);
+        socket.receive(payload, address, records[i + Field.Code]!, records[i + Field.Detail]!, (lengthByte & 0x80) !== 0);
         return;
       }
       case EventType.Open:

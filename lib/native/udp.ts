@@ -18,6 +18,8 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
   private outHosts: string[] = [];
   /** Set while the engine holds this socket for the flush at the end of the batch. */
   flushQueued = false;
+  // The address the last datagram came from: numeric, so a reply to it needs no check.
+  private lastPeer = '';
 
   constructor(engine: NativeEngine, id: number, handler: UdpHandler<State>, local: BoundAddress, connected: boolean) {
     super(handler, connected);
@@ -35,9 +37,28 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
     return { ...this.lastStats };
   }
 
+  /**
+   * One datagram with nothing queued before it and no batch to wait for (a reply to a
+   * datagram that came alone) goes to the kernel at once, as flush() would send it.
+   */
+  protected override transmitOne(datagram: OutgoingDatagram): void {
+    const numeric = this.connected || datagram.address === this.lastPeer || isIP(datagram.address) !== 0;
+    if (!numeric || this.outBytes.length > 0 || this.engine.inBatch) {
+      this.transmit([datagram]);
+      return;
+    }
+    const binding = this.engine.binding;
+    const result = this.connected
+      ? binding.sendDatagram(this.id, datagram.bytes)
+      : binding.sendDatagram(this.id, datagram.bytes, datagram.port, datagram.address);
+    if (result >= 0) return;
+    const error = new SystemError(result, 'send', datagram.address || undefined, datagram.port || undefined);
+    process.nextTick(() => this.deliverError(error));
+  }
+
   protected transmit(datagrams: OutgoingDatagram[]): void {
     for (const datagram of datagrams) {
-      if (!this.connected && isIP(datagram.address) === 0) {
+      if (!this.connected && datagram.address !== this.lastPeer && isIP(datagram.address) === 0) {
         void this.sendResolved(datagram);
         continue;
       }
@@ -85,11 +106,12 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
     }
   }
 
-  receive(data: Buffer, address: string, port: number, size: number): void {
+  receive(data: Buffer, address: string, port: number, size: number, v6: boolean): void {
+    this.lastPeer = address;
     this.deliverMessage(data, {
       address,
       port,
-      family: address.includes(':') ? 'IPv6' : 'IPv4',
+      family: v6 ? 'IPv6' : 'IPv4',
       size,
       truncated: size > data.length,
     });
