@@ -137,6 +137,29 @@ describe.each(backends)('%s backend', (backend) => {
       expect((await a.read(2)).toString()).toBe('5;');
     });
 
+    it('small writes in a row each arrive as written, whatever their size and wherever they came from', async () => {
+      // Writes of up to 64 bytes cross from a shared staging buffer on the native backend;
+      // each must be taken before the next overwrites it, outside a batch and inside one.
+      const pieces = [
+        ...Array.from({ length: 66 }, (_, n) => Buffer.alloc(n, 0x41 + (n % 26))),
+        Buffer.from('a string is bytes too'),
+        new Uint8Array([1, 2, 3]),
+        Buffer.alloc(200, 0x7a).subarray(100, 164),
+      ];
+      const expected = Buffer.concat([...pieces, ...pieces].map((piece) => Buffer.from(piece)));
+      const server = await serve({
+        open(connection) {
+          for (const piece of pieces) connection.write(piece);
+        },
+        data(connection) {
+          for (const piece of pieces) connection.write(piece);
+        },
+      });
+      const raw = await client(server);
+      raw.socket.write('go');
+      expect((await raw.read(expected.length)).equals(expected)).toBe(true);
+    });
+
     it('end() inside data sends the reply and then closes', async () => {
       let closes = 0;
       const server = await serve({

@@ -16,6 +16,7 @@ import type {
 } from '../types.js';
 import { checkCloseOptions, toBytes } from '../validate.js';
 import { errorFromRecord, isFramingFailure, type NativeEngine } from './engine.js';
+import { staged } from './stage.js';
 
 /** Data, end and close held while paused, replayed in order by resume(). */
 type HeldEvent = { kind: 'data'; chunk: Buffer } | { kind: 'end' } | { kind: 'close' };
@@ -126,13 +127,13 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   write(data: Uint8Array | string): boolean {
     const bytes = toBytes(data);
     if (this.gone || this.closed || this.ending) return false;
-    return this.wrote(this.engine.binding.write(this.id, bytes));
+    return this.wrote(this.engine.binding.write(this.id, staged(bytes)));
   }
 
   protected writeFrame(header: Buffer | null, payload: Uint8Array): boolean {
     if (this.gone) return false;
     // The engine adds the header or trailer itself (the same bytes frameParts checked).
-    return this.wrote(this.engine.binding.sendFrame(this.id, payload));
+    return this.wrote(this.engine.binding.sendFrame(this.id, staged(payload)));
   }
 
   /** write()'s answer from the bytes the engine still holds. */

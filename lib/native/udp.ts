@@ -5,6 +5,7 @@ import { SystemError } from '../errors.js';
 import type { BoundAddress, BuiltinHandlerName, DatagramStats, UdpHandler, UdpServer } from '../types.js';
 import type { NativeEngine } from './engine.js';
 import { numericHost } from '../dns.js';
+import { staged } from './stage.js';
 
 export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<State> {
   readonly backend = 'native' as const;
@@ -49,8 +50,8 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
     }
     const binding = this.engine.binding;
     const result = this.connected
-      ? binding.sendDatagram(this.id, datagram.bytes)
-      : binding.sendDatagram(this.id, datagram.bytes, datagram.port, datagram.address);
+      ? binding.sendDatagram(this.id, staged(datagram.bytes))
+      : binding.sendDatagram(this.id, staged(datagram.bytes), datagram.port, datagram.address);
     if (result >= 0) return;
     const error = new SystemError(result, 'send', datagram.address || undefined, datagram.port || undefined);
     process.nextTick(() => this.deliverError(error));
@@ -84,8 +85,8 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
     let result: number;
     if (bytes.length === 1) {
       result = this.connected
-        ? binding.sendDatagram(this.id, bytes[0]!)
-        : binding.sendDatagram(this.id, bytes[0]!, ports[0], hosts[0]);
+        ? binding.sendDatagram(this.id, staged(bytes[0]!))
+        : binding.sendDatagram(this.id, staged(bytes[0]!), ports[0], hosts[0]);
     } else {
       result = this.connected
         ? binding.sendDatagrams(this.id, bytes, null, null)
