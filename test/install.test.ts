@@ -1,6 +1,8 @@
 /**
  * The package as a user installs it: `npm pack`, then `npm install <tarball>` in a fresh
- * directory (offline, from npm's cache). It must build nothing, run no install script, and
+ * directory (--prefer-offline: npm's cache first; a fresh machine whose cache lacks the
+ * dependencies' metadata fetches it from the registry, as a user's install does). It must
+ * build nothing, run no install script, and
  * serve on the native backend from the prebuilt binary; with that binary removed, `auto`
  * serves on node with a one-line hint. Packs once; the prebuilt binary is built first only
  * when native/ changed since it was last built (scripts/prebuild.js).
@@ -74,7 +76,7 @@ function installApp(name: string, flags: string[]): { dir: string; output: strin
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, type: 'module' }));
   writeFileSync(join(dir, 'first.mjs'), FIRST_PROGRAM);
   const result = timed(`npm install ${flags.join(' ')}`, () =>
-    sh('npm', ['install', tarball, '--offline', '--no-audit', '--no-fund', ...flags], dir),
+    sh('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', ...flags], dir),
   );
   return { dir, output: `${result.stdout}${result.stderr}` };
 }
