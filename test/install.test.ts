@@ -3,8 +3,9 @@
  * directory (--prefer-offline: npm's cache first; a fresh machine whose cache lacks the
  * dependencies' metadata fetches it from the registry, as a user's install does). It must
  * build nothing, run no install script, and serve on the native backend from the prebuilt
- * binary; with that binary removed, `auto` serves on node with a one-line hint. Packs once; the prebuilt binary is built first only
- * when native/ changed since it was last built (scripts/prebuild.js).
+ * binary; with that binary removed, `auto` serves on node with a one-line hint. Packs once;
+ * the prebuilt binary is built first only when native/ changed since it was last built
+ * (scripts/prebuild.js).
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
