@@ -156,6 +156,7 @@ struct Connection : Socket {
         readFailed(false),
         parked(false),
         corked(false),
+        gathering(false),
         drainWanted(false),
         awaitingProxy(false),
         closed(true) {}
@@ -173,6 +174,9 @@ struct Connection : Socket {
   bool parked : 1;
   // Holds bytes written while a batch is handled; they leave when it ends (Loop::uncork).
   bool corked : 1;
+  // Has several data events in the batch being handled: its replies to them are gathered
+  // and leave in one send when the batch ends, large ones too (Loop::markGathering).
+  bool gathering : 1;
   // JavaScript's write() saw the queue at its high-water mark: report kDrain when it empties.
   bool drainWanted : 1;
   // Accepted by a PROXY-protocol server and its header not yet read: nothing is delivered
@@ -403,6 +407,11 @@ class Loop {
   // a handler answering 16 pipelined frames makes one send(), not 16 (docs/design.md).
   void cork() { corking_ = true; }
   void uncork();
+  // Before a batch is handed over (and cleared): marks the connections with more than one
+  // data event in it. Their writes during the batch are gathered up to kGatherLimit even
+  // when each reaches the high-water mark by itself: four 16 KiB frames answered in one
+  // read leave in one sendmsg, not four (docs/design.md, "Replies gathered per batch").
+  void markGathering();
 
   const LoopStats& stats() const { return stats_; }
 
@@ -514,6 +523,8 @@ class Loop {
   bool corking_ = false;
   // Connections holding corked bytes, by id (a destroyed one is simply not found).
   std::vector<uint32_t> corked_;
+  // Connections marked by markGathering() for the batch being handled, by id.
+  std::vector<uint32_t> gathering_;
   // PROXY protocol servers: the header bytes of connections whose header came split across
   // reads (until it is whole), and the client each finished header named, in 28 bytes (a
   // sockaddr_in6 holds a sockaddr_in too; a Unix client keeps only its family). Only such

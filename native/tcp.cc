@@ -22,6 +22,9 @@ static constexpr size_t kReadSize = 64 * 1024;
 // Reads for JavaScript of at least this many bytes keep a block of their own instead of
 // being copied into the batch's shared bytes (Loop::readToJs).
 static constexpr size_t kOwnChunkMin = 4 * 1024;
+// The most a connection's replies to one batch gather before they are offered to the
+// kernel: one loopback segment's worth (64 KiB), so four 16 KiB frames leave in one send.
+static constexpr size_t kGatherLimit = 64 * 1024;
 // A built-in's framed reply this large that lies in the receive buffer leaves from there
 // (one more part of the sendmsg) instead of being copied into the gathered replies: on
 // 16 KiB length-prefixed frames the copy was a second pass over every byte.
@@ -843,10 +846,15 @@ int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
   if (connection->endRequested || connection->writeShut) return -EPIPE;
   size_t length = 0;
   for (int i = 0; i < count; i++) length += parts[i].length;
-  // A write that reaches the high-water mark by itself with nothing queued before it goes
-  // to the kernel at once, from the caller's memory: corking it would copy it only to send
-  // it before the batch ends anyway (16 KiB chunks through JavaScript, docs/design.md).
-  bool direct = !connection->hasPending() && length >= connection->endpoint->settings.highWaterMark;
+  const ConnectionSettings& settings = connection->endpoint->settings;
+  // How much a batch holds back before offering it to the kernel: the high-water mark, or
+  // for a connection answering several events of this batch, up to kGatherLimit.
+  const size_t gatherUpTo = connection->gathering ? std::max<size_t>(kGatherLimit, settings.highWaterMark)
+                                                  : settings.highWaterMark;
+  // A write that reaches that mark by itself with nothing queued before it goes to the
+  // kernel at once, from the caller's memory: corking it would copy it only to send it
+  // before the batch ends anyway (16 KiB chunks through JavaScript, docs/design.md).
+  bool direct = !connection->hasPending() && length >= gatherUpTo;
   if (corking_ && !connection->connecting && !direct) {
     if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
     for (int i = 0; i < count; i++) {
@@ -856,12 +864,12 @@ int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
       connection->corked = true;
       corked_.push_back(connection->id);
     }
-    // Small writes wait for the batch's end; once they reach the high-water mark they are
-    // offered to the kernel now, so write()'s answer and the queue limit count only what
-    // the kernel did not take, as on node:net.
+    // Small writes wait for the batch's end; once they reach the mark they are offered to
+    // the kernel now, so write()'s answer and the queue limit count only what the kernel
+    // did not take, as on node:net.
     size_t queued = connection->pendingBytes();
-    uint64_t limit = connection->endpoint->settings.maxBufferedBytes;
-    bool pastMark = queued >= connection->endpoint->settings.highWaterMark || (limit != 0 && queued > limit);
+    uint64_t limit = settings.maxBufferedBytes;
+    bool pastMark = queued >= gatherUpTo || (limit != 0 && queued > limit);
     if (pastMark && queued > 0 && !(connection->interest & kWritable)) {
       flushWriteQueue(connection);
       if (connection->closed) return -EPIPE;
@@ -882,7 +890,11 @@ int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
     if (result < 0) return result;
   }
   size_t queued = connection->pendingBytes();
-  if (queued >= connection->endpoint->settings.highWaterMark && queued > 0) connection->drainWanted = true;
+  // Gathered bytes not yet offered to the kernel (none refused: the socket is not waiting
+  // to be writable) count as taken, as they would have been if sent at once; bytes the
+  // kernel refused count in full, and back pressure starts from them.
+  if (connection->gathering && !(connection->interest & kWritable)) queued = 0;
+  if (queued >= settings.highWaterMark && queued > 0) connection->drainWanted = true;
   return static_cast<int64_t>(queued);
 }
 
@@ -916,8 +928,28 @@ int Loop::bufferedBytes(uint32_t id) {
   return queued > INT32_MAX ? INT32_MAX : static_cast<int>(queued);
 }
 
+void Loop::markGathering() {
+  int32_t previous = -1;
+  for (const EventRecord& event : events_) {
+    if (event.type != static_cast<int32_t>(EventType::kData)) continue;
+    if (event.id == previous) {
+      Connection* connection = find(static_cast<uint32_t>(event.id));
+      if (connection != nullptr && !connection->gathering) {
+        connection->gathering = true;
+        gathering_.push_back(connection->id);
+      }
+    }
+    previous = event.id;
+  }
+}
+
 void Loop::uncork() {
   corking_ = false;
+  for (uint32_t id : gathering_) {
+    Connection* connection = find(id);
+    if (connection != nullptr) connection->gathering = false;
+  }
+  gathering_.clear();
   for (uint32_t id : corked_) {
     Connection* connection = find(id);
     if (connection == nullptr || !connection->corked) continue;

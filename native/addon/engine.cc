@@ -158,16 +158,17 @@ void Engine::deliver() {
                napi_get_reference_value(env_, onBatch_, &callback) == napi_ok &&
                napi_get_global(env_, &global) == napi_ok;
   if (ready) std::memcpy(recordsData_, events.data(), recordBytes);
+  // Writes during a batch of several events leave together at its end (section 9 of
+  // docs/design.md); a batch of one has nothing to gather them with, and holding its reply
+  // back would only make it wait for the tick and microtask queues.
+  bool gather = ready && recordBytes > sizeof(EventRecord);
+  if (gather) loop_.markGathering();
   // Cleared before JavaScript runs: events its calls cause belong to the next batch.
   loop_.clearBatch();
   if (!ready) {
     stop();
   } else {
     napi_value argv[4] = {view, bytes, count, chunks};
-    // Writes during a batch of several events leave together at its end (section 9 of
-    // docs/design.md); a batch of one has nothing to gather them with, and holding its reply
-    // back would only make it wait for the tick and microtask queues.
-    bool gather = recordBytes > sizeof(EventRecord);
     if (gather) loop_.cork();
     if (napi_make_callback(env_, context_, global, callback, 4, argv, &result) != napi_ok) reportFailure(global);
     if (gather) loop_.uncork();

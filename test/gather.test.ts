@@ -1,0 +1,69 @@
+/**
+ * Replies gathered per batch (docs/design.md section 15, "Replies gathered per batch"): a
+ * JavaScript handler answering several frames of one read sends its replies to the kernel
+ * together when the batch ends, even when each reply alone reaches the high-water mark.
+ * Counted with strace on a real server process: three 16 KiB frames that arrive in one
+ * read leave in one sendmsg, not three, and a lone 16 KiB frame still leaves at once.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RawClient, root, sleep, waitFor } from './helpers.js';
+
+const hasStrace = spawnSync('strace', ['-V']).status === 0;
+
+function frame(payload: Buffer): Buffer {
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(payload.length);
+  return Buffer.concat([header, payload]);
+}
+
+describe.runIf(hasStrace)('replies gathered per batch (native backend, under strace)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sockengine-gather-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('three 16 KiB frames read at once are answered in one sendmsg; a lone one at once', async () => {
+    const trace = join(dir, 'trace');
+    const child = spawn(
+      'strace',
+      ['-f', '-qq', '-e', 'trace=sendmsg,sendto', '-o', trace, process.execPath, join(root, 'test/fixtures/gather-server.mjs')],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout!.on('data', (chunk) => (out += chunk));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await waitFor(() => /ready \d+/.test(out), 'the server to print its port', 20_000);
+      const port = Number(/ready (\d+)/.exec(out)![1]);
+      const raw = await RawClient.connect(port);
+      const payloads = ['a', 'b', 'c'].map((letter) => Buffer.alloc(16 * 1024, letter));
+      // `wait` holds the server's JavaScript thread; the three frames arrive meanwhile and
+      // are read in one piece once it is free.
+      raw.socket.write(frame(Buffer.from('wait')));
+      await sleep(100);
+      raw.socket.write(Buffer.concat(payloads.map(frame)));
+      const expected = Buffer.concat([frame(Buffer.from('WAIT')), ...payloads.map((p) => frame(Buffer.from(p.toString().toUpperCase())))]);
+      expect((await raw.read(expected.length, 10_000)).equals(expected)).toBe(true);
+      const lone = Buffer.alloc(16 * 1024, 'd');
+      raw.socket.write(frame(lone));
+      expect((await raw.read(lone.length + 4, 10_000)).equals(frame(Buffer.alloc(16 * 1024, 'D')))).toBe(true);
+      raw.socket.destroy();
+    } finally {
+      // The server itself is stopped (strace ends with it and writes out the trace).
+      const pid = /ready \d+ (\d+)/.exec(out)?.[1];
+      if (pid !== undefined) process.kill(Number(pid), 'SIGTERM');
+      else child.kill('SIGKILL');
+      await exited;
+    }
+    // `PID sendmsg(FD, ...) = BYTES`: the sizes of the server's sends, in order.
+    const sizes = readFileSync(trace, 'utf8')
+      .split('\n')
+      .map((line) => /^\d+\s+send(?:msg|to)\(.*\)\s+=\s+(\d+)/.exec(line))
+      .filter((match) => match !== null)
+      .map((match) => Number(match![1]));
+    const reply = 16 * 1024 + 4;
+    expect(sizes).toEqual([8, 3 * reply, reply]);
+  }, 30_000);
+});
