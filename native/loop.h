@@ -408,7 +408,8 @@ class Loop {
   void cork() { corking_ = true; }
   void uncork();
   // Before a batch is handed over (and cleared): marks the connections with more than one
-  // data event in it. Their writes during the batch are gathered up to kGatherLimit even
+  // data event in a row in it (the frames of one read, or the reads of one wake-up, which
+  // are always consecutive). Their writes during the batch are gathered up to kGatherLimit even
   // when each reaches the high-water mark by itself: four 16 KiB frames answered in one
   // read leave in one sendmsg, not four (docs/design.md, "Replies gathered per batch").
   void markGathering();
