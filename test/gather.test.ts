@@ -10,15 +10,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkFraming, encodeFrame } from '../lib/framing.js';
 import { RawClient, root, sleep, waitFor } from './helpers.js';
 
 const hasStrace = spawnSync('strace', ['-V']).status === 0;
 
-function frame(payload: Buffer): Buffer {
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE(payload.length);
-  return Buffer.concat([header, payload]);
-}
+const length4 = checkFraming({ length: 4 })!;
+const frame = (payload: Buffer) => encodeFrame(length4, payload);
 
 describe.runIf(hasStrace)('replies gathered per batch (native backend, under strace)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sockengine-gather-'));
