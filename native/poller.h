@@ -3,7 +3,7 @@
 //
 // - Level-triggered: a descriptor reported readable stays reported on every wait() until it
 //   has been read to EAGAIN or its interest is changed. The engine relies on this to cap the
-//   work it does per connection per wake-up (see kReadsPerWakeup in tcp.cc) without losing
+//   work it does per connection per wake-up (one read, see kReadSize in tcp.cc) without losing
 //   the rest: whatever it leaves behind is reported again on the next wait().
 // - A registration carries an opaque pointer (`token`) handed back with each event; the
 //   owner keeps that pointer valid until the loop iteration that removed it has finished

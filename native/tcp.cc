@@ -15,9 +15,11 @@
 
 namespace sockengine {
 
-// Reads per connection per wake-up while each read fills the whole buffer. Level-triggered
-// polling reports the rest next time, so one fast sender cannot starve the others.
-static constexpr int kReadsPerWakeup = 4;
+// A connection gets one recv of up to kReadSize per wake-up, as C's reference server does:
+// level-triggered polling reports what is left next time, so one fast sender cannot starve
+// the others. A second read after a full one mostly found a small tail or nothing: on
+// 10 x 16 KiB length-prefixed x 4 a built-in answered 440,000 frames in 3 s with up to 4
+// reads per wake-up, 537,000 with one (C 534,000; docs/design.md section 15).
 static constexpr size_t kReadSize = 64 * 1024;
 // Reads for JavaScript of at least this many bytes keep a block of their own instead of
 // being copied into the batch's shared bytes (Loop::readToJs).
@@ -460,33 +462,26 @@ void Loop::onHangupWhileNotReading(Connection* connection) {
 }
 
 void Loop::readBuiltin(Connection* connection) {
-  for (int i = 0; i < kReadsPerWakeup; i++) {
-    ssize_t received = sys::recv(connection->fd.get(), receiveBuffer_.get(), kReadSize);
-    if (received > 0) {
-      countRead(connection, static_cast<uint64_t>(received));
-      touch(connection);
-      ByteView reply = connection->endpoint->builtin->respond(receiveBuffer_.get(), static_cast<size_t>(received));
-      if (reply.length > 0 && sendOrQueue(connection, reply.data, reply.length) < 0) return;
-      if (connection->pendingBytes() > kBuiltinHighWater) {
-        connection->throttled = true;
-        updateInterest(connection, interestFor(connection));
-        return;
-      }
-      if (static_cast<size_t>(received) < kReadSize) return;  // The socket is most likely drained.
-    } else if (received == 0) {
-      onPeerEnd(connection);
-      return;
-    } else {
-      if (received != -EAGAIN) fail(connection, static_cast<int>(received), Syscall::kRead);
-      return;
+  ssize_t received = sys::recv(connection->fd.get(), receiveBuffer_.get(), kReadSize);
+  if (received > 0) {
+    countRead(connection, static_cast<uint64_t>(received));
+    touch(connection);
+    ByteView reply = connection->endpoint->builtin->respond(receiveBuffer_.get(), static_cast<size_t>(received));
+    if (reply.length > 0 && sendOrQueue(connection, reply.data, reply.length) < 0) return;
+    if (connection->pendingBytes() > kBuiltinHighWater) {
+      connection->throttled = true;
+      updateInterest(connection, interestFor(connection));
     }
+  } else if (received == 0) {
+    onPeerEnd(connection);
+  } else if (received != -EAGAIN) {
+    fail(connection, static_cast<int>(received), Syscall::kRead);
   }
 }
 
-// One recv per wake-up, even when it fills the whole read: a JavaScript connection's next
-// read costs a batch crossing anyway, and level-triggered polling reports what is left at
-// once. Reading again here found nothing (EAGAIN) whenever a peer had exactly kReadSize in
-// flight: 0.25 wasted recv per message on the 10 x 16 KiB x 4 shape (docs/design.md).
+// One recv per wake-up (kReadSize): reading again here found nothing (EAGAIN) whenever a
+// peer had exactly kReadSize in flight: 0.25 wasted recv per message on the 10 x 16 KiB x 4
+// shape (docs/design.md).
 //
 // The read lands in a block of the pool. A large one (kOwnChunkMin or more) stays there
 // until the hand-over copies it into its Buffer, and the block goes back to the pool, warm,
@@ -576,114 +571,107 @@ void Loop::readFramesBuiltin(Connection* connection) {
   // buffer and is answered there, as every frame wholly inside one read is: one copy of
   // the held bytes instead of appending the read to them and copying the frame out again.
   uint8_t* const readAt = receiveBuffer_.get() + kReadSize;
-  for (int i = 0; i < kReadsPerWakeup; i++) {
-    ssize_t received = receive(connection, readAt);
-    if (received <= 0) return;
-    uint8_t* start = readAt;
-    PartialFrame* held = connection->buffers ? connection->buffers->partial.get() : nullptr;
-    if (held != nullptr && framer.counted() && held->received() <= kReadSize) {
-      start -= held->received();
-      std::memcpy(start, held->header, held->headerBytes);
-      if (!held->bytes.empty()) std::memcpy(start + held->headerBytes, held->bytes.data(), held->bytes.size());
-      connection->buffers->partial.reset();
+  ssize_t received = receive(connection, readAt);
+  if (received <= 0) return;
+  uint8_t* start = readAt;
+  PartialFrame* held = connection->buffers ? connection->buffers->partial.get() : nullptr;
+  if (held != nullptr && framer.counted() && held->received() <= kReadSize) {
+    start -= held->received();
+    std::memcpy(start, held->header, held->headerBytes);
+    if (!held->bytes.empty()) std::memcpy(start + held->headerBytes, held->bytes.data(), held->bytes.size());
+    connection->buffers->partial.reset();
+  }
+  const size_t length = static_cast<size_t>(readAt + received - start);
+  const uint8_t* const readStart = start;
+  const uint8_t* const readEnd = start + length;
+  // Every frame of this read is answered with one frame of the same framing; the replies
+  // leave together in one sendmsg, as the unframed built-ins send one reply per read.
+  // Headers, trailers and small replies are gathered in replies_; a large reply still
+  // lying in the receive buffer (answered in place) leaves from there, as its own part.
+  ReplyParts parts;
+  bool encodable = true;
+  FrameStatus status = splitFrames(connection, start, length, [&](const uint8_t* frame, size_t frameLength) {
+    // The frame lies in the receive buffer or the partial frame, both ours to rewrite.
+    ByteView reply = builtin.respond(const_cast<uint8_t*>(frame), frameLength);
+    uint8_t header[8];
+    size_t headerLength = 0;
+    size_t trailerLength = 0;
+    const uint8_t* trailer = nullptr;
+    if (!framer.frameOf(reply.length, header, &headerLength, &trailer, &trailerLength)) {
+      encodable = false;
+      return false;
     }
-    const size_t length = static_cast<size_t>(readAt + received - start);
-    const uint8_t* const readStart = start;
-    const uint8_t* const readEnd = start + length;
-    // Every frame of this read is answered with one frame of the same framing; the replies
-    // leave together in one sendmsg, as the unframed built-ins send one reply per read.
-    // Headers, trailers and small replies are gathered in replies_; a large reply still
-    // lying in the receive buffer (answered in place) leaves from there, as its own part.
-    ReplyParts parts;
-    bool encodable = true;
-    FrameStatus status = splitFrames(connection, start, length, [&](const uint8_t* frame, size_t frameLength) {
-      // The frame lies in the receive buffer or the partial frame, both ours to rewrite.
-      ByteView reply = builtin.respond(const_cast<uint8_t*>(frame), frameLength);
-      uint8_t header[8];
-      size_t headerLength = 0;
-      size_t trailerLength = 0;
-      const uint8_t* trailer = nullptr;
-      if (!framer.frameOf(reply.length, header, &headerLength, &trailer, &trailerLength)) {
-        encodable = false;
-        return false;
-      }
-      // A kept delimiter already ends the frame (lib/framing.ts encodeFrame does the same).
-      if (framer.spec().keepDelimiter && reply.length >= trailerLength &&
-          std::memcmp(reply.data + reply.length - trailerLength, trailer, trailerLength) == 0) {
-        trailerLength = 0;
-      }
-      if (headerLength > 0) replies_.append(header, headerLength);
-      bool inPlace = reply.length >= kSendInPlaceMin && reply.data >= readStart && reply.data + reply.length <= readEnd;
-      if (!inPlace || !parts.addInPlace(replies_.size(), reply)) {
-        if (reply.length > 0) replies_.append(reply.data, reply.length);
-      }
-      if (trailerLength > 0) replies_.append(trailer, trailerLength);
-      return true;
-    });
-    int sent = 0;
-    if (parts.count == 0) {
-      if (!replies_.empty()) sent = sendOrQueue(connection, replies_.data(), replies_.size());
-    } else {
-      ByteView views[sys::kMaxSendParts];
-      int count = parts.resolve(replies_.data(), replies_.size(), views);
-      sent = sendPartsOrQueue(connection, views, count);
+    // A kept delimiter already ends the frame (lib/framing.ts encodeFrame does the same).
+    if (framer.spec().keepDelimiter && reply.length >= trailerLength &&
+        std::memcmp(reply.data + reply.length - trailerLength, trailer, trailerLength) == 0) {
+      trailerLength = 0;
     }
-    // A read's replies are at most a few MiB (reply:TEXT to 64 KiB of empty lines); keep
-    // the usual size warm, give a rare large one back.
-    if (replies_.capacity() > kBuiltinHighWater) {
-      replies_.release();
-    } else {
-      replies_.clear();
+    if (headerLength > 0) replies_.append(header, headerLength);
+    bool inPlace = reply.length >= kSendInPlaceMin && reply.data >= readStart && reply.data + reply.length <= readEnd;
+    if (!inPlace || !parts.addInPlace(replies_.size(), reply)) {
+      if (reply.length > 0) replies_.append(reply.data, reply.length);
     }
-    if (sent < 0 || connection->closed) return;
-    if (status != FrameStatus::kOk || !encodable) {
-      failFraming(connection, encodable ? status : FrameStatus::kBadLength);
-      return;
-    }
-    if (connection->pendingBytes() > kBuiltinHighWater) {
-      connection->throttled = true;
-      updateInterest(connection, interestFor(connection));
-      return;
-    }
-    if (static_cast<size_t>(received) < kReadSize) return;
+    if (trailerLength > 0) replies_.append(trailer, trailerLength);
+    return true;
+  });
+  int sent = 0;
+  if (parts.count == 0) {
+    if (!replies_.empty()) sent = sendOrQueue(connection, replies_.data(), replies_.size());
+  } else {
+    ByteView views[sys::kMaxSendParts];
+    int count = parts.resolve(replies_.data(), replies_.size(), views);
+    sent = sendPartsOrQueue(connection, views, count);
+  }
+  // A read's replies are at most a few MiB (reply:TEXT to 64 KiB of empty lines); keep
+  // the usual size warm, give a rare large one back.
+  if (replies_.capacity() > kBuiltinHighWater) {
+    replies_.release();
+  } else {
+    replies_.clear();
+  }
+  if (sent < 0 || connection->closed) return;
+  if (status != FrameStatus::kOk || !encodable) {
+    failFraming(connection, encodable ? status : FrameStatus::kBadLength);
+    return;
+  }
+  if (connection->pendingBytes() > kBuiltinHighWater) {
+    connection->throttled = true;
+    updateInterest(connection, interestFor(connection));
   }
 }
 
 void Loop::readFramesToJs(Connection* connection) {
   int32_t id = static_cast<int32_t>(connection->id);
   int32_t endpoint = connection->endpoint->reportedId();
-  for (int i = 0; i < kReadsPerWakeup; i++) {
-    if (arena_.size() + ownedBytes_ >= kBatchByteBudget) return;
-    ssize_t received = receive(connection, receiveBuffer_.get());
-    if (received <= 0) return;
-    // One record per frame, all in this batch: thousands of frames from one read cross to
-    // JavaScript in one call. A frame is copied once, into the arena.
-    FrameStatus status =
-        splitFrames(connection, receiveBuffer_.get(), static_cast<size_t>(received), [&](const uint8_t* frame, size_t length) {
-          int32_t offset;
-          if (length >= kOwnChunkMin) {
-            // A large frame waits in a block of its own for the hand-over's copy into its
-            // Buffer (as a large read does in readToJs), not in the arena, which
-            // JavaScript would copy out again.
-            bool pooled = length <= ReadBlocks::kSize;
-            uint8_t* block = pooled ? ReadBlocks::take() : static_cast<uint8_t*>(std::malloc(length));
-            if (block == nullptr) std::abort();  // Built without exceptions.
-            std::memcpy(block, frame, length);
-            ownedChunks_.push_back({block, length, pooled ? ReadBlocks::kSize : length});
-            ownedBytes_ += length;
-            offset = -static_cast<int32_t>(ownedChunks_.size());
-          } else {
-            offset = static_cast<int32_t>(arena_.size());
-            if (length > 0) arena_.append(frame, length);
-          }
-          events_.push_back({static_cast<int32_t>(EventType::kData), id, endpoint, offset, static_cast<int32_t>(length), 0, 0});
-          return true;
-        });
-    if (status != FrameStatus::kOk) {
-      failFraming(connection, status);
-      return;
-    }
-    if (static_cast<size_t>(received) < kReadSize) return;
+  if (arena_.size() + ownedBytes_ >= kBatchByteBudget) return;
+  ssize_t received = receive(connection, receiveBuffer_.get());
+  if (received <= 0) return;
+  // One record per frame, all in this batch: thousands of frames from one read cross to
+  // JavaScript in one call. A frame is copied once, into the arena.
+  FrameStatus status =
+      splitFrames(connection, receiveBuffer_.get(), static_cast<size_t>(received), [&](const uint8_t* frame, size_t length) {
+        int32_t offset;
+        if (length >= kOwnChunkMin) {
+          // A large frame waits in a block of its own for the hand-over's copy into its
+          // Buffer (as a large read does in readToJs), not in the arena, which
+          // JavaScript would copy out again.
+          bool pooled = length <= ReadBlocks::kSize;
+          uint8_t* block = pooled ? ReadBlocks::take() : static_cast<uint8_t*>(std::malloc(length));
+          if (block == nullptr) std::abort();  // Built without exceptions.
+          std::memcpy(block, frame, length);
+          ownedChunks_.push_back({block, length, pooled ? ReadBlocks::kSize : length});
+          ownedBytes_ += length;
+          offset = -static_cast<int32_t>(ownedChunks_.size());
+        } else {
+          offset = static_cast<int32_t>(arena_.size());
+          if (length > 0) arena_.append(frame, length);
+        }
+        events_.push_back({static_cast<int32_t>(EventType::kData), id, endpoint, offset, static_cast<int32_t>(length), 0, 0});
+        return true;
+      });
+  if (status != FrameStatus::kOk) {
+    failFraming(connection, status);
+    return;
   }
 }
 
