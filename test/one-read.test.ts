@@ -1,0 +1,83 @@
+/**
+ * One read per connection per wake-up (docs/design.md section 15, "One read per wake-up"):
+ * a connection with more bytes waiting than one 64 KiB read takes gets that one read, and
+ * the rest when the poller reports it again, so a fast sender cannot hold the loop for
+ * several reads while other connections wait. Counted with strace on a real server
+ * process: after a read that filled all 64 KiB, the next read of that socket comes only
+ * after another wait on the poller, and every frame is still answered, in order.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkFraming, encodeFrame } from '../lib/framing.js';
+import { RawClient, root, sleep, waitFor } from './helpers.js';
+
+const hasStrace = spawnSync('strace', ['-V']).status === 0;
+
+const length4 = checkFraming({ length: 4 })!;
+const frame = (payload: Buffer) => encodeFrame(length4, payload);
+
+describe.runIf(hasStrace)('one read per connection per wake-up (native backend, under strace)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sockengine-one-read-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a full 64 KiB read is not followed by a second read of the socket before the next wait', async () => {
+    const trace = join(dir, 'trace');
+    const child = spawn(
+      'strace',
+      [
+        '-f',
+        '-qq',
+        '-e',
+        'trace=recvfrom,epoll_wait,epoll_pwait,epoll_pwait2',
+        '-o',
+        trace,
+        process.execPath,
+        join(root, 'test/fixtures/gather-server.mjs'),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout!.on('data', (chunk) => (out += chunk));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const letters = ['a', 'b', 'c', 'd', 'e'];
+    try {
+      await waitFor(() => /ready \d+/.test(out), 'the server to print its port', 20_000);
+      const port = Number(/ready (\d+)/.exec(out)![1]);
+      const raw = await RawClient.connect(port);
+      // `wait` holds the server's JavaScript thread for 300 ms; five 16 KiB frames (81,940
+      // bytes) arrive meanwhile, more than one read takes.
+      raw.socket.write(frame(Buffer.from('wait')));
+      await sleep(100);
+      raw.socket.write(Buffer.concat(letters.map((letter) => frame(Buffer.alloc(16 * 1024, letter)))));
+      const expected = Buffer.concat([
+        frame(Buffer.from('WAIT')),
+        ...letters.map((letter) => frame(Buffer.alloc(16 * 1024, letter.toUpperCase()))),
+      ]);
+      expect((await raw.read(expected.length, 10_000)).equals(expected)).toBe(true);
+      raw.socket.destroy();
+    } finally {
+      // The server itself is stopped (strace ends with it and writes out the trace).
+      const pid = /ready \d+ (\d+)/.exec(out)?.[1];
+      if (pid !== undefined) process.kill(Number(pid), 'SIGTERM');
+      else child.kill('SIGKILL');
+      await exited;
+    }
+    // `PID recvfrom(FD, ...) = BYTES` and `PID epoll_pwait(...) = N`, in order.
+    const calls = readFileSync(trace, 'utf8')
+      .split('\n')
+      .map((line) => /^\d+\s+(recvfrom|epoll_\w+)\((\d+),.*\)\s+=\s+(-?\d+)/.exec(line))
+      .filter((match) => match !== null)
+      .map((match) => ({ call: match![1]!, fd: Number(match![2]), result: Number(match![3]) }));
+    const full = calls.findIndex((c) => c.call === 'recvfrom' && c.result === 64 * 1024);
+    expect(full, 'a read that filled all 64 KiB').toBeGreaterThanOrEqual(0);
+    const fd = calls[full]!.fd;
+    const next = calls.slice(full + 1).find((c) => c.call.startsWith('epoll') || (c.call === 'recvfrom' && c.fd === fd));
+    expect(next?.call, 'what followed the full read: a wait on the poller, not a second read').toMatch(/^epoll/);
+    // The rest of the frames came with a later read of the same socket.
+    const later = calls.slice(full + 1).filter((c) => c.call === 'recvfrom' && c.fd === fd && c.result > 0);
+    expect(later.reduce((sum, c) => sum + c.result, 0)).toBe(5 * (16 * 1024 + 4) - 64 * 1024);
+  }, 30_000);
+});
