@@ -4,7 +4,7 @@
  * built-in server, then a run against a server that answers with the wrong bytes, which the
  * load generator must catch. No figure is judged here: benchmarks are not timed tests.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +78,35 @@ describe('benchmark suite, smoke run', () => {
     expect(pingpong['native-builtin'].ratio).toBeGreaterThan(0);
     expect(results.goals.length).toBeGreaterThan(0);
   }, 30_000);
+
+  it('measures churn from 64 loopback sources, in a network namespace of its own when it can', async () => {
+    const out = join(dir, 'churn.json');
+    const ran = await runBench(['--smoke', '--shapes', 'churn', '--out', out]);
+    expect(ran.code, ran.stderr).toBe(0);
+    const results = JSON.parse(readFileSync(out, 'utf8'));
+    for (const run of results.runs) {
+      expect(run.ok, `${run.shape}/${run.server}: ${run.error}`).toBe(true);
+      expect(run.conns_per_s).toBeGreaterThan(0);
+      expect(run.errors).toBe(0);
+      expect(run.sources).toBe(64);
+    }
+    // Root with unshare, nsenter and ip (as CI runs): each measurement in a namespace of its
+    // own; otherwise the run says churn shared the machine's namespace.
+    const canUnshare = spawnSync('unshare', ['-n', '--', 'ip', 'link', 'set', 'lo', 'up']).status === 0;
+    expect(results.config.churn_own_namespace).toBe(canUnshare);
+    if (!canUnshare) expect(results.notes.join('\n')).toMatch(/churn: measured in the shared network namespace/);
+  }, 30_000);
+
+  it('the load generator refuses --sources where it means nothing', () => {
+    const loadgen = join(root, 'build', 'Release', 'loadgen');
+    const base = ['--transport', 'tcp', '--host', '127.0.0.1', '--port', '9', '--connections', '1', '--size', '64', '--inflight', '1', '--duration', '1'];
+    const pingpong = spawnSync(loadgen, [...base, '--sources', '4'], { encoding: 'utf8' });
+    expect(pingpong.status).toBe(2);
+    expect(pingpong.stderr).toMatch(/--sources above 1 is for churn against a 127\.0\.0\.0\/8 address only/);
+    const zero = spawnSync(loadgen, [...base, '--mode', 'churn', '--sources', '0'], { encoding: 'utf8' });
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toMatch(/--sources/);
+  });
 
   it('fails the run when a server answers with wrong bytes', async () => {
     const out = join(dir, 'wrong.json');

@@ -35,7 +35,7 @@ function lastJson(stdout) {
  * One loadgen run. `options`: transport, port, connections, size, inflight, duration,
  * warmup, pid, mode, framing ('line' or 'length:4', tcp ping-pong only), payload ('upper':
  * send what an uppercase server answers, so an echo is right too), cpu (pin to this
- * core), plus stdinRelease and onLine for idle mode. Resolves
+ * core), netns (a /proc/PID/ns/net to run in), plus stdinRelease and onLine for idle mode. Resolves
  * { ok, code, result, error, verificationFailed }.
  */
 export async function runLoadgen(options) {
@@ -59,7 +59,9 @@ export async function runLoadgen(options) {
   // connection); this limit only catches a loadgen that cannot even start.
   const budget = (options.warmup ?? 0) + options.duration + 8 + (options.mode === 'idle' ? 2 + options.connections / 1000 : 0);
   // Pinned runs put the load generator on its own core (taskset execs it: same pid).
-  const [cmd, argv] = options.cpu == null ? [loadgenPath(), args] : ['taskset', ['-c', String(options.cpu), loadgenPath(), ...args]];
+  let [cmd, argv] = options.cpu == null ? [loadgenPath(), args] : ['taskset', ['-c', String(options.cpu), loadgenPath(), ...args]];
+  // In the server's network namespace (bench/run.js gives churn one of its own).
+  if (options.netns) [cmd, argv] = ['nsenter', [`--net=${options.netns}`, '--', cmd, ...argv]];
   const run = await runTool(cmd, argv, {
     timeoutMs: budget * 1000,
     onLine: options.onLine,

@@ -23,6 +23,7 @@ export async function measureLoadgen({ shape, server, config }, mode, metric) {
     warmup: config.warmup,
     pid: server.pid,
     cpu: config.loadgenCpu,
+    netns: config.netns,
     mode,
   });
   if (!run.ok) return { ok: false, error: run.error, verificationFailed: run.verificationFailed };
@@ -37,5 +38,6 @@ export async function measureLoadgen({ shape, server, config }, mode, metric) {
     server_cpu_util: r.server_cpu_util,
     errors: r.errors,
     lost: r.lost,
+    ...(mode === 'churn' ? { sources: r.sources } : {}),
   };
 }
