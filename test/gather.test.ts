@@ -5,36 +5,16 @@
  * Counted with strace on a real server process: three 16 KiB frames that arrive in one
  * read leave in one sendmsg, not three, and a lone 16 KiB frame still leaves at once.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkFraming, encodeFrame } from '../lib/framing.js';
-import { RawClient, root, sleep, waitFor } from './helpers.js';
-
-const hasStrace = spawnSync('strace', ['-V']).status === 0;
+import { hasStrace, RawClient, sleep, traceServer } from './helpers.js';
 
 const length4 = checkFraming({ length: 4 })!;
 const frame = (payload: Buffer) => encodeFrame(length4, payload);
 
 describe.runIf(hasStrace)('replies gathered per batch (native backend, under strace)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sockengine-gather-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
   it('three 16 KiB frames read at once are answered in one sendmsg; a lone one at once', async () => {
-    const trace = join(dir, 'trace');
-    const child = spawn(
-      'strace',
-      ['-f', '-qq', '-e', 'trace=sendmsg,sendto', '-o', trace, process.execPath, join(root, 'test/fixtures/gather-server.mjs')],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout!.on('data', (chunk) => (out += chunk));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    try {
-      await waitFor(() => /ready \d+/.test(out), 'the server to print its port', 20_000);
-      const port = Number(/ready (\d+)/.exec(out)![1]);
+    const trace = await traceServer('test/fixtures/gather-server.mjs', 'sendmsg,sendto', async (port) => {
       const raw = await RawClient.connect(port);
       const payloads = ['a', 'b', 'c'].map((letter) => Buffer.alloc(16 * 1024, letter));
       // `wait` holds the server's JavaScript thread; the three frames arrive meanwhile and
@@ -48,16 +28,9 @@ describe.runIf(hasStrace)('replies gathered per batch (native backend, under str
       raw.socket.write(frame(lone));
       expect((await raw.read(lone.length + 4, 10_000)).equals(frame(Buffer.alloc(16 * 1024, 'D')))).toBe(true);
       raw.socket.destroy();
-    } finally {
-      // The server itself is stopped (strace ends with it and writes out the trace).
-      const pid = /ready \d+ (\d+)/.exec(out)?.[1];
-      if (pid !== undefined) process.kill(Number(pid), 'SIGTERM');
-      else child.kill('SIGKILL');
-      await exited;
-    }
+    });
     // `PID sendmsg(FD, ...) = BYTES`: the sizes of the server's sends, in order.
-    const sizes = readFileSync(trace, 'utf8')
-      .split('\n')
+    const sizes = trace
       .map((line) => /^\d+\s+send(?:msg|to)\(.*\)\s+=\s+(\d+)/.exec(line))
       .filter((match) => match !== null)
       .map((match) => Number(match![1]));

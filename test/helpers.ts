@@ -1,8 +1,9 @@
 /** Shared test tools: real loopback peers, waiting, and descriptor counting. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../lib/index.js';
@@ -250,5 +251,39 @@ export class LinePeer {
     const parts = this.received.split('\n');
     this.received = parts.slice(count).join('\n');
     return parts.slice(0, count);
+  }
+}
+
+/** Whether strace runs here (the tests that count a server's system calls need it). */
+export const hasStrace = spawnSync('strace', ['-V']).status === 0;
+
+/**
+ * Runs the server `fixture` (a script that prints `ready PORT PID`) under strace, tracing
+ * `calls` (strace's `trace=` list) in all its threads, and hands its port to `use`. The
+ * server itself is then stopped with SIGTERM, so strace ends with it and writes the trace
+ * out; resolves the trace's lines (`PID call(args) = result`).
+ */
+export async function traceServer(fixture: string, calls: string, use: (port: number) => Promise<void>): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'sockengine-strace-'));
+  const trace = join(dir, 'trace');
+  const child = spawn('strace', ['-f', '-qq', '-e', `trace=${calls}`, '-o', trace, process.execPath, join(root, fixture)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk) => (out += chunk));
+  const ended = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    try {
+      await waitFor(() => /ready \d+/.test(out), 'the server to print its port', 20_000);
+      await use(Number(/ready (\d+)/.exec(out)![1]));
+    } finally {
+      const pid = /ready \d+ (\d+)/.exec(out)?.[1];
+      if (pid !== undefined) process.kill(Number(pid), 'SIGTERM');
+      else child.kill('SIGKILL');
+      await ended;
+    }
+    return readFileSync(trace, 'utf8').split('\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

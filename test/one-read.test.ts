@@ -6,46 +6,17 @@
  * process: after a read that filled all 64 KiB, the next read of that socket comes only
  * after another wait on the poller, and every frame is still answered, in order.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkFraming, encodeFrame } from '../lib/framing.js';
-import { RawClient, root, sleep, waitFor } from './helpers.js';
-
-const hasStrace = spawnSync('strace', ['-V']).status === 0;
+import { hasStrace, RawClient, sleep, traceServer } from './helpers.js';
 
 const length4 = checkFraming({ length: 4 })!;
 const frame = (payload: Buffer) => encodeFrame(length4, payload);
 
 describe.runIf(hasStrace)('one read per connection per wake-up (native backend, under strace)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sockengine-one-read-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
   it('a full 64 KiB read is not followed by a second read of the socket before the next wait', async () => {
-    const trace = join(dir, 'trace');
-    const child = spawn(
-      'strace',
-      [
-        '-f',
-        '-qq',
-        '-e',
-        'trace=recvfrom,epoll_wait,epoll_pwait,epoll_pwait2',
-        '-o',
-        trace,
-        process.execPath,
-        join(root, 'test/fixtures/gather-server.mjs'),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout!.on('data', (chunk) => (out += chunk));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
     const letters = ['a', 'b', 'c', 'd', 'e'];
-    try {
-      await waitFor(() => /ready \d+/.test(out), 'the server to print its port', 20_000);
-      const port = Number(/ready (\d+)/.exec(out)![1]);
+    const trace = await traceServer('test/fixtures/gather-server.mjs', 'recvfrom,epoll_wait,epoll_pwait,epoll_pwait2', async (port) => {
       const raw = await RawClient.connect(port);
       // `wait` holds the server's JavaScript thread for 300 ms; five 16 KiB frames (81,940
       // bytes) arrive meanwhile, more than one read takes.
@@ -58,16 +29,9 @@ describe.runIf(hasStrace)('one read per connection per wake-up (native backend, 
       ]);
       expect((await raw.read(expected.length, 10_000)).equals(expected)).toBe(true);
       raw.socket.destroy();
-    } finally {
-      // The server itself is stopped (strace ends with it and writes out the trace).
-      const pid = /ready \d+ (\d+)/.exec(out)?.[1];
-      if (pid !== undefined) process.kill(Number(pid), 'SIGTERM');
-      else child.kill('SIGKILL');
-      await exited;
-    }
+    });
     // `PID recvfrom(FD, ...) = BYTES` and `PID epoll_pwait(...) = N`, in order.
-    const calls = readFileSync(trace, 'utf8')
-      .split('\n')
+    const calls = trace
       .map((line) => /^\d+\s+(recvfrom|epoll_\w+)\((\d+),.*\)\s+=\s+(-?\d+)/.exec(line))
       .filter((match) => match !== null)
       .map((match) => ({ call: match![1]!, fd: Number(match![2]), result: Number(match![3]) }));
