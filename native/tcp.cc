@@ -462,20 +462,13 @@ void Loop::onHangupWhileNotReading(Connection* connection) {
 }
 
 void Loop::readBuiltin(Connection* connection) {
-  ssize_t received = sys::recv(connection->fd.get(), receiveBuffer_.get(), kReadSize);
-  if (received > 0) {
-    countRead(connection, static_cast<uint64_t>(received));
-    touch(connection);
-    ByteView reply = connection->endpoint->builtin->respond(receiveBuffer_.get(), static_cast<size_t>(received));
-    if (reply.length > 0 && sendOrQueue(connection, reply.data, reply.length) < 0) return;
-    if (connection->pendingBytes() > kBuiltinHighWater) {
-      connection->throttled = true;
-      updateInterest(connection, interestFor(connection));
-    }
-  } else if (received == 0) {
-    onPeerEnd(connection);
-  } else if (received != -EAGAIN) {
-    fail(connection, static_cast<int>(received), Syscall::kRead);
+  ssize_t received = receive(connection, receiveBuffer_.get());
+  if (received <= 0) return;
+  ByteView reply = connection->endpoint->builtin->respond(receiveBuffer_.get(), static_cast<size_t>(received));
+  if (reply.length > 0 && sendOrQueue(connection, reply.data, reply.length) < 0) return;
+  if (connection->pendingBytes() > kBuiltinHighWater) {
+    connection->throttled = true;
+    updateInterest(connection, interestFor(connection));
   }
 }
 
