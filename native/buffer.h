@@ -84,43 +84,4 @@ class ByteBuffer {
   size_t capacity_ = 0;
 };
 
-// Blocks of one read's size: a large read (or frame) for JavaScript waits in one until the
-// batch's hand-over copies it into its Buffer (Loop::readToJs, native/addon/engine.cc), and
-// the block comes back when the batch is cleared. Each thread keeps a few warm, so a steady
-// stream reuses the same pages.
-class ReadBlocks {
- public:
-  static constexpr size_t kSize = 64 * 1024;
-  static uint8_t* take() {
-    Pool& pool = local();
-    if (pool.count > 0) return pool.blocks[--pool.count];
-    auto* block = static_cast<uint8_t*>(std::malloc(kSize));
-    if (block == nullptr) std::abort();  // Built without exceptions; out of memory is fatal.
-    return block;
-  }
-  // A block of `capacity` bytes goes back (one not of kSize, a large frame's, is freed).
-  static void give(uint8_t* block, size_t capacity) {
-    Pool& pool = local();
-    if (capacity == kSize && pool.count < Pool::kKeep) {
-      pool.blocks[pool.count++] = block;
-    } else {
-      std::free(block);
-    }
-  }
-
- private:
-  struct Pool {
-    static constexpr size_t kKeep = 16;
-    uint8_t* blocks[kKeep];
-    size_t count = 0;
-    ~Pool() {
-      for (size_t i = 0; i < count; i++) std::free(blocks[i]);
-    }
-  };
-  static Pool& local() {
-    static thread_local Pool pool;
-    return pool;
-  }
-};
-
 }  // namespace sockengine

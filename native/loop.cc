@@ -72,7 +72,6 @@ Loop::Loop() : receiveBuffer_(new uint8_t[kReceiveBufferSize]) {}
 Loop::~Loop() {
   closeAll();
   clearBatch();
-  if (readBlock_ != nullptr) ReadBlocks::give(readBlock_, ReadBlocks::kSize);
 }
 
 int Loop::open() {
@@ -168,11 +167,7 @@ void Loop::forget(Socket* socket) {
 
 void Loop::clearBatch() {
   events_.clear();
-  for (OwnedChunk& chunk : ownedChunks_) {
-    if (chunk.data != nullptr) ReadBlocks::give(chunk.data, chunk.capacity);
-  }
-  ownedChunks_.clear();
-  ownedBytes_ = 0;
+  chunkBytes_ = 0;
   // Keep room for a full batch (kBatchByteBudget plus one read): giving it back and asking
   // again every batch costs a page fault per 4 KiB touched.
   static constexpr size_t kArenaKeep = kBatchByteBudget + 2 * kReadRoom;

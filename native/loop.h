@@ -118,6 +118,24 @@ class HostPoller {
   virtual void unwatch(Socket* socket) = 0;
 };
 
+// Memory the host hands JavaScript as it is (a Buffer of the JavaScript thread's own heap,
+// native/addon/engine.cc): a large read or frame for JavaScript goes straight into it, so
+// it reaches the handler with no copy after the kernel's, or with one. A kData record whose
+// offset is -(i + 1) names the batch's chunk i (see events.h).
+class ChunkHost {
+ public:
+  virtual ~ChunkHost() = default;
+  // kReadSize bytes the next read for JavaScript may land in, or null if the host has none.
+  // The same memory until takeReadRoom() takes it.
+  virtual uint8_t* readRoom() = 0;
+  // The read in readRoom(), which filled it (`length` is kReadSize), is the batch's next
+  // chunk: returns its number, counted from 1 (0: refused, and the bytes are copied).
+  virtual int32_t takeReadRoom(size_t length) = 0;
+  // `length` bytes of new memory for the caller to fill, the batch's next chunk (its
+  // number, from 1, in `*number`), or null if the host cannot make it.
+  virtual uint8_t* newChunk(size_t length, int32_t* number) = 0;
+};
+
 struct Listener : Socket {
   Listener() : Socket(kListener) {}
   Endpoint* endpoint = nullptr;
@@ -317,16 +335,9 @@ class Loop {
   const std::vector<EventRecord>& events() const { return events_; }
   const ByteBuffer& arena() const { return arena_; }
   ByteBuffer& arena() { return arena_; }
-  // Large reads and frames for JavaScript, each left in a block of its own (ReadBlocks)
-  // instead of being copied into the arena: a kData record whose offset is -(i + 1) is
-  // chunk i here. The host copies each into its Buffer; clearBatch() gives the blocks back.
-  struct OwnedChunk {
-    uint8_t* data;
-    size_t length;
-    size_t capacity;
-  };
-  std::vector<OwnedChunk>& ownedChunks() { return ownedChunks_; }
   void clearBatch();
+  // Where large reads and frames for JavaScript go instead of the arena (null: the arena).
+  void setChunkHost(ChunkHost* host) { chunkHost_ = host; }
 
   // What listen() takes besides the address.
   struct ListenSettings {
@@ -447,6 +458,7 @@ class Loop {
   void onConnected(Connection* connection);
   void readBuiltin(Connection* connection);
   void readToJs(Connection* connection);
+  int32_t appendForJs(const uint8_t* data, size_t length, bool takeRoom);
   // One recv of up to kReadSize bytes into `into`: the count, or 0 / -errno once the peer's
   // end or the failure has been handled.
   ssize_t receive(Connection* connection, uint8_t* into);
@@ -511,10 +523,9 @@ class Loop {
   std::unique_ptr<uint8_t[]> receiveBuffer_;
   std::vector<EventRecord> events_;
   ByteBuffer arena_;
-  std::vector<OwnedChunk> ownedChunks_;
-  size_t ownedBytes_ = 0;
-  // The block the next JavaScript read lands in (see readToJs); made at the first such read.
-  uint8_t* readBlock_ = nullptr;
+  ChunkHost* chunkHost_ = nullptr;
+  // Bytes of this batch in the host's chunks, counted against kBatchByteBudget.
+  size_t chunkBytes_ = 0;
   // A built-in's framed replies to one read, gathered so they leave in one send().
   ByteBuffer replies_;
   Timer idleTimer_;

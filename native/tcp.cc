@@ -21,8 +21,8 @@ namespace sockengine {
 // 10 x 16 KiB length-prefixed x 4 a built-in answered 440,000 frames in 3 s with up to 4
 // reads per wake-up, 537,000 with one (C 534,000; docs/design.md section 15).
 static constexpr size_t kReadSize = 64 * 1024;
-// Reads for JavaScript of at least this many bytes keep a block of their own instead of
-// being copied into the batch's shared bytes (Loop::readToJs).
+// Reads and frames for JavaScript of at least this many bytes become chunks of their own
+// instead of being copied into the batch's shared bytes (Loop::appendForJs).
 static constexpr size_t kOwnChunkMin = 4 * 1024;
 // The most a connection's replies to one batch gather before they are offered to the
 // kernel: one loopback segment's worth (64 KiB), so four 16 KiB frames leave in one send.
@@ -476,35 +476,42 @@ void Loop::readBuiltin(Connection* connection) {
 // peer had exactly kReadSize in flight: 0.25 wasted recv per message on the 10 x 16 KiB x 4
 // shape (docs/design.md).
 //
-// The read lands in a block of the pool. A large one (kOwnChunkMin or more) stays there
-// until the hand-over copies it into its Buffer, and the block goes back to the pool, warm,
-// for the next read; a small one is copied into the batch's shared bytes at once.
+// The read lands in the host's read room, memory JavaScript can own as it is. A read that
+// fills it (a bulk stream's usual read) is handed over in it with no copy at all; a smaller
+// large one (kOwnChunkMin or more) is copied into a chunk of exactly its length, and a
+// small one into the batch's shared bytes, and the room waits for the next read. Handing
+// over a partly filled room as a view of its first bytes measured slower on the stream
+// shape (docs/design.md section 15, "Reads into JavaScript's memory").
 void Loop::readToJs(Connection* connection) {
   // The batch is full: the socket stays readable and is read on the next wake-up.
-  if (arena_.size() + ownedBytes_ >= kBatchByteBudget) return;
-  if (readBlock_ == nullptr) readBlock_ = ReadBlocks::take();
-  ssize_t received = sys::recv(connection->fd.get(), readBlock_, ReadBlocks::kSize);
-  if (received > 0) {
-    size_t length = static_cast<size_t>(received);
-    int32_t offset;
-    if (length >= kOwnChunkMin) {
-      ownedChunks_.push_back({readBlock_, length, ReadBlocks::kSize});
-      readBlock_ = nullptr;
-      ownedBytes_ += length;
-      offset = -static_cast<int32_t>(ownedChunks_.size());
-    } else {
-      offset = static_cast<int32_t>(arena_.size());
-      arena_.append(readBlock_, length);
-    }
-    countRead(connection, static_cast<uint64_t>(received));
-    touch(connection);
-    events_.push_back({static_cast<int32_t>(EventType::kData), static_cast<int32_t>(connection->id),
-                       connection->endpoint->reportedId(), offset, static_cast<int32_t>(received), 0, 0});
-  } else if (received == 0) {
-    onPeerEnd(connection);
-  } else if (received != -EAGAIN) {
-    fail(connection, static_cast<int>(received), Syscall::kRead);
+  if (arena_.size() + chunkBytes_ >= kBatchByteBudget) return;
+  uint8_t* room = chunkHost_ != nullptr ? chunkHost_->readRoom() : nullptr;
+  uint8_t* into = room != nullptr ? room : receiveBuffer_.get();
+  ssize_t received = receive(connection, into);
+  if (received <= 0) return;
+  size_t length = static_cast<size_t>(received);
+  int32_t offset = appendForJs(into, length, room != nullptr && length == kReadSize);
+  events_.push_back({static_cast<int32_t>(EventType::kData), static_cast<int32_t>(connection->id),
+                     connection->endpoint->reportedId(), offset, static_cast<int32_t>(received), 0, 0});
+}
+
+// Where a record's bytes go: the read room itself (`takeRoom`: they are in it), a chunk of
+// their own when large, else the arena. Returns the record's offset.
+int32_t Loop::appendForJs(const uint8_t* data, size_t length, bool takeRoom) {
+  int32_t number = 0;
+  if (takeRoom) {
+    number = chunkHost_->takeReadRoom(length);
+  } else if (length >= kOwnChunkMin && chunkHost_ != nullptr) {
+    uint8_t* chunk = chunkHost_->newChunk(length, &number);
+    if (chunk != nullptr) std::memcpy(chunk, data, length);
   }
+  if (number > 0) {
+    chunkBytes_ += length;
+    return -number;
+  }
+  int32_t offset = static_cast<int32_t>(arena_.size());
+  if (length > 0) arena_.append(data, length);
+  return offset;
 }
 
 template <typename Emit>
@@ -636,29 +643,15 @@ void Loop::readFramesBuiltin(Connection* connection) {
 void Loop::readFramesToJs(Connection* connection) {
   int32_t id = static_cast<int32_t>(connection->id);
   int32_t endpoint = connection->endpoint->reportedId();
-  if (arena_.size() + ownedBytes_ >= kBatchByteBudget) return;
+  if (arena_.size() + chunkBytes_ >= kBatchByteBudget) return;
   ssize_t received = receive(connection, receiveBuffer_.get());
   if (received <= 0) return;
   // One record per frame, all in this batch: thousands of frames from one read cross to
-  // JavaScript in one call. A frame is copied once, into the arena.
+  // JavaScript in one call. A frame is copied once: into the arena, or a large one into a
+  // chunk of its own, which JavaScript gets as it is.
   FrameStatus status =
       splitFrames(connection, receiveBuffer_.get(), static_cast<size_t>(received), [&](const uint8_t* frame, size_t length) {
-        int32_t offset;
-        if (length >= kOwnChunkMin) {
-          // A large frame waits in a block of its own for the hand-over's copy into its
-          // Buffer (as a large read does in readToJs), not in the arena, which
-          // JavaScript would copy out again.
-          bool pooled = length <= ReadBlocks::kSize;
-          uint8_t* block = pooled ? ReadBlocks::take() : static_cast<uint8_t*>(std::malloc(length));
-          if (block == nullptr) std::abort();  // Built without exceptions.
-          std::memcpy(block, frame, length);
-          ownedChunks_.push_back({block, length, pooled ? ReadBlocks::kSize : length});
-          ownedBytes_ += length;
-          offset = -static_cast<int32_t>(ownedChunks_.size());
-        } else {
-          offset = static_cast<int32_t>(arena_.size());
-          if (length > 0) arena_.append(frame, length);
-        }
+        int32_t offset = appendForJs(frame, length, false);
         events_.push_back({static_cast<int32_t>(EventType::kData), id, endpoint, offset, static_cast<int32_t>(length), 0, 0});
         return true;
       });

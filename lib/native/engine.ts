@@ -195,7 +195,7 @@ export class NativeEngine {
     switch (records[i + Field.Type]) {
       case EventType.Data: {
         const offset = records[i + Field.Offset]!;
-        // A large read arrives in memory of its own (see setBatchCallback): no copy.
+        // A large read or frame arrives in a Buffer of its own (Engine::handOverChunks).
         const chunk = offset < 0 ? chunks![-offset - 1]! : ownBytes(bytes, offset, records[i + Field.Length]!);
         this.connection(id, endpoint, 'data')?.receive(chunk);
         return;

@@ -53,6 +53,9 @@ void returnBlock(napi_env, void* data, void* hint) {
 
 napi_value doNothing(napi_env, napi_callback_info) { return nullptr; }
 
+// The read room's size: tcp.cc's kReadSize, one read's most.
+constexpr size_t kRoomSize = 64 * 1024;
+
 }  // namespace
 
 Engine::Engine(Napi::Env env) : env_(env), context_(env, "sockengine") {
@@ -88,6 +91,7 @@ int Engine::start() {
     delete check_;
     check_ = nullptr;
   }
+  loop_.setChunkHost(this);
   napi_add_async_cleanup_hook(env_, onEnvCleanup, this, &cleanupHandle_);
   return 0;
 }
@@ -165,6 +169,7 @@ void Engine::deliver() {
   if (gather) loop_.markGathering();
   // Cleared before JavaScript runs: events its calls cause belong to the next batch.
   loop_.clearBatch();
+  chunks_.clear();
   if (!ready) {
     stop();
   } else {
@@ -214,27 +219,61 @@ bool Engine::recordsView(size_t records, napi_value* view) {
   return napi_get_reference_value(env_, records_, view) == napi_ok;
 }
 
-// The large reads and frames, each copied into a Buffer of its own, or undefined when the
-// batch has none. Their blocks go back to the pool at clearBatch(), warm for the next read.
-// Handing the block itself over (an external Buffer) saved the copy but cost more: Node
-// frees an external Buffer through a finalizer queued from the garbage collector to the
-// loop (a thread-safe immediate per chunk), and every read took a fresh block. Measured
-// side by side on 10 x 16 KiB x 4, echo handler: server CPU per message 8.1 -> 7.7 us and
-// 8% more messages; with the uppercase handler 5% more (docs/design.md section 15).
+// The batch's large reads and frames (see ChunkHost in ../loop.h), or undefined when it
+// has none: the Buffers themselves, each exactly its chunk (a read handed over in its room
+// filled the room).
 bool Engine::handOverChunks(napi_value* chunks) {
-  auto& owned = loop_.ownedChunks();
-  if (owned.empty()) return napi_get_undefined(env_, chunks) == napi_ok;
-  if (napi_create_array_with_length(env_, owned.size(), chunks) != napi_ok) return false;
-  for (size_t i = 0; i < owned.size(); i++) {
-    const Loop::OwnedChunk& chunk = owned[i];
+  if (chunks_.empty()) return napi_get_undefined(env_, chunks) == napi_ok;
+  if (napi_create_array_with_length(env_, chunks_.size(), chunks) != napi_ok) return false;
+  for (size_t i = 0; i < chunks_.size(); i++) {
     napi_value buffer;
-    void* copy = nullptr;
-    if (napi_create_buffer_copy(env_, chunk.length, chunk.data, &copy, &buffer) != napi_ok ||
+    if (napi_get_reference_value(env_, chunks_[i], &buffer) != napi_ok ||
         napi_set_element(env_, *chunks, static_cast<uint32_t>(i), buffer) != napi_ok) {
       return false;
     }
   }
   return true;
+}
+
+// A Buffer of the JavaScript heap (Node's ArrayBuffer allocator, no finalizer: the garbage
+// collector frees it like any Buffer). The first version handed over blocks of the loop's
+// own as external Buffers, whose finalizers cost more than the copy they saved
+// (docs/design.md section 15). Called from the loop's reads, outside any JavaScript call,
+// so it opens its own handle scope.
+static bool makeBuffer(napi_env env, size_t length, uint8_t** data, Napi::Reference<Napi::Value>* made) {
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  void* memory = nullptr;
+  napi_value buffer;
+  bool ok = napi_create_buffer(env, length, &memory, &buffer) == napi_ok;
+  if (ok) {
+    *made = Napi::Persistent(Napi::Value(env, buffer));
+    *data = static_cast<uint8_t*>(memory);
+  }
+  napi_close_handle_scope(env, scope);
+  return ok;
+}
+
+uint8_t* Engine::readRoom() {
+  if (roomData_ == nullptr && (stopped_ || !makeBuffer(env_, kRoomSize, &roomData_, &room_))) return nullptr;
+  return roomData_;
+}
+
+int32_t Engine::takeReadRoom(size_t length) {
+  // Always a full room (Loop::readToJs): the Buffer is the chunk.
+  if (length != kRoomSize) return 0;
+  chunks_.push_back(std::move(room_));
+  roomData_ = nullptr;
+  return static_cast<int32_t>(chunks_.size());
+}
+
+uint8_t* Engine::newChunk(size_t length, int32_t* number) {
+  uint8_t* data = nullptr;
+  Napi::Reference<Napi::Value> chunk;
+  if (stopped_ || !makeBuffer(env_, length, &data, &chunk)) return nullptr;
+  chunks_.push_back(std::move(chunk));
+  *number = static_cast<int32_t>(chunks_.size());
+  return data;
 }
 
 // The batch's bytes as a Buffer: a copy when small, else the arena's own memory.

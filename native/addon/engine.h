@@ -8,13 +8,14 @@
 #include <uv.h>
 
 #include <memory>
+#include <vector>
 
 #include "../loop.h"
 #include "host_poll.h"
 
 namespace sockengine {
 
-class Engine {
+class Engine : public ChunkHost {
  public:
   explicit Engine(Napi::Env env);
 
@@ -25,6 +26,11 @@ class Engine {
   // Keeps the process alive exactly while the engine has sockets open or events to deliver,
   // like a node:net server or socket.
   void syncRef();
+
+  // ChunkHost: Buffers made on this thread's heap, which the batch hands over as they are.
+  uint8_t* readRoom() override;
+  int32_t takeReadRoom(size_t length) override;
+  uint8_t* newChunk(size_t length, int32_t* number) override;
 
  private:
   static void onPoll(uv_poll_t* handle, int status, int events);
@@ -57,6 +63,11 @@ class Engine {
   Napi::Reference<Napi::Value> records_;
   int32_t* recordsData_ = nullptr;
   size_t recordsCapacity_ = 0;
+  // The Buffer the next read for JavaScript lands in (readRoom), and its memory.
+  Napi::Reference<Napi::Value> room_;
+  uint8_t* roomData_ = nullptr;
+  // This batch's chunks, in the order records number them.
+  std::vector<Napi::Reference<Napi::Value>> chunks_;
   // An empty function, called only to run the tick queue after an exception cut it short.
   Napi::FunctionReference runTicks_;
   Napi::AsyncContext context_;
