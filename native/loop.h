@@ -210,10 +210,6 @@ struct Connection : Socket {
   std::unique_ptr<ConnectionBuffers> buffers;
   bool hasPending() const { return buffers != nullptr && !buffers->pending.empty(); }
   size_t pendingBytes() const { return buffers ? buffers->pending.size() : 0; }
-  // Frees the buffers once neither part holds anything.
-  void releaseBuffersIfEmpty() {
-    if (buffers && buffers->empty()) buffers.reset();
-  }
 };
 static_assert(sizeof(Connection) <= 32, "an idle connection costs one 32-byte slot (docs/design.md)");
 
@@ -476,6 +472,10 @@ class Loop {
   // The same for bytes in parts, sent with one sendmsg.
   int sendPartsOrQueue(Connection* connection, const ByteView* parts, int count);
   void flushWriteQueue(Connection* connection);
+  // The connection's buffers, made (or taken from the spares) if it has none.
+  ConnectionBuffers& buffersOf(Connection* connection);
+  // Lets the buffers go once neither part holds anything: kept as a spare when small.
+  void releaseBuffersIfEmpty(Connection* connection);
   void finishEnd(Connection* connection);
   void fail(Connection* connection, int error, Syscall syscall);
   // Bytes read from or written to a connection, for the loop's and its endpoint's counters.
@@ -523,6 +523,8 @@ class Loop {
   std::unique_ptr<uint8_t[]> receiveBuffer_;
   std::vector<EventRecord> events_;
   ByteBuffer arena_;
+  // Emptied ConnectionBuffers kept for reuse (tcp.cc kSpareBuffers).
+  std::vector<std::unique_ptr<ConnectionBuffers>> spareBuffers_;
   ChunkHost* chunkHost_ = nullptr;
   // Bytes of this batch in the host's chunks, counted against kBatchByteBudget.
   size_t chunkBytes_ = 0;

@@ -27,6 +27,14 @@ static constexpr size_t kOwnChunkMin = 4 * 1024;
 // The most a connection's replies to one batch gather before they are offered to the
 // kernel: one loopback segment's worth (64 KiB), so four 16 KiB frames leave in one send.
 static constexpr size_t kGatherLimit = 64 * 1024;
+// Emptied connection buffers the loop keeps for the next connection that needs some, and
+// the largest write queue kept with them. During a batch every answering connection queues
+// its replies and sends them at the batch's end (Loop::uncork), which made and freed a
+// ConnectionBuffers and a 4 KiB queue per connection per batch: malloc and free were 4% of
+// the server's CPU on tcp 50 x 64 x 16 (docs/design.md section 15). 64 of at most 16 KiB
+// each: 256 KiB for the usual 4 KiB queues, at most 1 MiB.
+static constexpr size_t kSpareBuffers = 64;
+static constexpr size_t kSpareBufferCapacity = 16 * 1024;
 // A built-in's framed reply this large that lies in the receive buffer leaves from there
 // (one more part of the sendmsg) instead of being copied into the gathered replies: on
 // 16 KiB length-prefixed frames the copy was a second pass over every byte.
@@ -522,10 +530,10 @@ FrameStatus Loop::splitFrames(Connection* connection, const uint8_t* data, size_
   FrameStatus status = connection->endpoint->framer->split(partial, data, length, emit);
   if (connection->closed) return status;
   if (partial) {
-    if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
+    buffersOf(connection);
     connection->buffers->partial = std::move(partial);
   } else {
-    connection->releaseBuffersIfEmpty();
+    releaseBuffersIfEmpty(connection);
   }
   return status;
 }
@@ -695,7 +703,7 @@ int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length
     fail(connection, error, Syscall::kWrite);
     return error;
   }
-  if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
+  buffersOf(connection);
   connection->buffers->pending.append(data, length);
   updateInterest(connection, interestFor(connection));
   return 0;
@@ -739,7 +747,7 @@ int Loop::sendPartsOrQueue(Connection* connection, const ByteView* parts, int co
     fail(connection, error, Syscall::kWrite);
     return error;
   }
-  if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
+  buffersOf(connection);
   for (int i = 0; i < count; i++) {
     size_t from = std::min(skip, parts[i].length);
     skip -= from;
@@ -747,6 +755,28 @@ int Loop::sendPartsOrQueue(Connection* connection, const ByteView* parts, int co
   }
   updateInterest(connection, interestFor(connection));
   return 0;
+}
+
+ConnectionBuffers& Loop::buffersOf(Connection* connection) {
+  if (!connection->buffers) {
+    if (spareBuffers_.empty()) {
+      connection->buffers = std::make_unique<ConnectionBuffers>();
+    } else {
+      connection->buffers = std::move(spareBuffers_.back());
+      spareBuffers_.pop_back();
+    }
+  }
+  return *connection->buffers;
+}
+
+void Loop::releaseBuffersIfEmpty(Connection* connection) {
+  if (!connection->buffers || !connection->buffers->empty()) return;
+  if (spareBuffers_.size() < kSpareBuffers && connection->buffers->pending.capacity() <= kSpareBufferCapacity) {
+    connection->buffers->pending.clear();
+    spareBuffers_.push_back(std::move(connection->buffers));
+  } else {
+    connection->buffers.reset();
+  }
 }
 
 void Loop::flushWriteQueue(Connection* connection) {
@@ -762,8 +792,8 @@ void Loop::flushWriteQueue(Connection* connection) {
     pending.consume(static_cast<size_t>(sent));
   }
   // Drained: its memory goes back (an idle connection holds no buffer).
+  releaseBuffersIfEmpty(connection);
   if (connection->buffers) connection->buffers->pending.release();
-  connection->releaseBuffersIfEmpty();
   connection->throttled = false;
   updateInterest(connection, interestFor(connection));
   if (connection->drainWanted && deliversToJs(connection)) pushConnectionEvent(EventType::kDrain, connection);
@@ -830,7 +860,7 @@ int64_t Loop::writeParts(uint32_t id, const ByteView* parts, int count) {
   // before the batch ends anyway (16 KiB chunks through JavaScript, docs/design.md).
   bool direct = !connection->hasPending() && length >= gatherUpTo;
   if (corking_ && !connection->connecting && !direct) {
-    if (!connection->buffers) connection->buffers = std::make_unique<ConnectionBuffers>();
+    buffersOf(connection);
     for (int i = 0; i < count; i++) {
       if (parts[i].length > 0) connection->buffers->pending.append(parts[i].data, parts[i].length);
     }
