@@ -160,10 +160,9 @@ export class NativeEngine {
     this.gathering = count > RECORD_FIELDS;
     // Handlers' own exceptions are caught where they are called (the connection's failure
     // policy); whatever else throws costs its record only, never the rest of the batch.
-    const alone = count === RECORD_FIELDS;
     for (let i = 0; i < count; i += RECORD_FIELDS) {
       try {
-        this.dispatch(records, i, bytes, chunks, alone);
+        this.dispatch(records, i, bytes, chunks);
       } catch (error) {
         reportUncaught(error);
       }
@@ -188,7 +187,7 @@ export class NativeEngine {
     }
   }
 
-  private dispatch(records: Int32Array, i: number, bytes: Buffer, chunks: Buffer[] | undefined, alone: boolean): void {
+  private dispatch(records: Int32Array, i: number, bytes: Buffer, chunks: Buffer[] | undefined): void {
     const id = records[i + Field.Id]!;
     const endpoint = records[i + Field.Endpoint]!;
     if (debugEnabled) logRecord(records, i);
@@ -208,9 +207,7 @@ export class NativeEngine {
         const start = offset + 1 + (lengthByte & 0x7f);
         const address = bytes.toString('latin1', offset + 1, start);
         const length = records[i + Field.Length]!;
-        // The only record of its batch: the batch's bytes are this datagram's alone (and its
-        // sender's address), so a view holds nothing a copy would not.
-        const payload = alone ? bytes.subarray(start, start + length) : ownBytes(bytes, start, length);
+        const payload = ownBytes(bytes, start, length);
         socket.receive(payload, address, records[i + Field.Code]!, records[i + Field.Detail]!, (lengthByte & 0x80) !== 0);
         return;
       }
@@ -332,14 +329,12 @@ function engineErrorName(code: number): string {
 }
 
 /**
- * A record's bytes as a Buffer of their own. The batch's bytes are one Buffer for every
- * record; a chunk that is a view into it would keep the whole batch (up to 4 MiB) alive for
- * as long as the user keeps the chunk. So a chunk is the batch's Buffer itself when it is
- * all of it (the common one-read batch, no copy), else a copy in memory of its own, as
- * node:net's chunks are (docs/design.md, "Chunk lifetime").
+ * A record's bytes as a Buffer of their own. The batch's bytes arrive in one Buffer that
+ * the engine fills again for the next batch (Engine::handOverBytes), so every chunk is a
+ * copy, in memory of its own as node:net's chunks are (docs/design.md, "Chunk lifetime"):
+ * `Buffer.allocUnsafeSlow`, never the shared 8 KiB pool, which a kept chunk would pin.
  */
 function ownBytes(bytes: Buffer, offset: number, length: number): Buffer {
-  if (offset === 0 && length === bytes.length) return bytes;
   const copy = Buffer.allocUnsafeSlow(length);
   bytes.copy(copy, 0, offset, offset + length);
   return copy;

@@ -16,40 +16,16 @@
 namespace sockengine {
 namespace {
 
-// Batches above this many bytes go to JavaScript without a copy: the arena's memory itself
-// becomes the Buffer, and a spare block becomes the next arena. Below it a copy is cheaper
-// than an external buffer's finalizer. Measured on the 10 x 16 KiB stream shape: copying
-// every batch into fresh memory cost 1.2 page faults per message against node:net's 0.3.
-constexpr size_t kCopyLimit = 64 * 1024;
+// The batch bytes' Buffer: made at this size, grown to fit a larger batch, and made small
+// again after a batch over kBytesKeep (a full batch, kBatchByteBudget, plus a read), so a
+// rare flood of datagrams does not hold megabytes for good.
+constexpr size_t kBytesInitial = 64 * 1024;
+constexpr size_t kBytesKeep = kBatchByteBudget + 64 * 1024;
 
 // After an exception, how many more times the tick queue is run to report the next one:
 // each round reports one exception; a queue that throws more than this many times in a row
 // finishes at the next batch instead.
 constexpr int kTickRounds = 64;
-
-// Blocks returned by the finalizers of earlier batches' Buffers, kept warm for reuse.
-// Finalizers run on the thread that owns the engine, so each thread keeps its own.
-struct SpareBlocks {
-  static constexpr size_t kKeep = 4;
-  struct Block {
-    uint8_t* data;
-    size_t capacity;
-  };
-  std::vector<Block> blocks;
-  ~SpareBlocks() {
-    for (Block& block : blocks) std::free(block.data);
-  }
-};
-thread_local SpareBlocks spareBlocks;
-
-void returnBlock(napi_env, void* data, void* hint) {
-  size_t capacity = reinterpret_cast<size_t>(hint);
-  if (spareBlocks.blocks.size() < SpareBlocks::kKeep) {
-    spareBlocks.blocks.push_back({static_cast<uint8_t*>(data), capacity});
-  } else {
-    std::free(data);
-  }
-}
 
 napi_value doNothing(napi_env, napi_callback_info) { return nullptr; }
 
@@ -276,36 +252,28 @@ uint8_t* Engine::newChunk(size_t length, int32_t* number) {
   return data;
 }
 
-// The batch's bytes as a Buffer: a copy when small, else the arena's own memory.
+// The batch's bytes, copied into one Buffer made once and remade only when a batch
+// outgrows it, as the records' view is: JavaScript copies each record's bytes out of it
+// during the call (lib/native/engine.ts ownBytes), so nothing keeps it past the call. A
+// Buffer per batch (napi_create_buffer) cost a malloc and V8's SetPrototype walk per
+// crossing: 5-7% of the server's CPU at one datagram in flight (docs/design.md section 15).
 bool Engine::handOverBytes(napi_value* bytes) {
-  ByteBuffer& arena = loop_.arena();
+  const ByteBuffer& arena = loop_.arena();
   size_t size = arena.size();
-  if (size <= kCopyLimit) {
+  bool outgrown = size > bytesCapacity_;
+  bool oversized = bytesCapacity_ > kBytesKeep && size <= kBytesInitial;
+  if (bytes_.IsEmpty() || outgrown || oversized) {
+    size_t capacity = kBytesInitial;
+    while (capacity < size) capacity *= 2;
     void* data = nullptr;
-    if (napi_create_buffer(env_, size, &data, bytes) != napi_ok) return false;
-    if (size > 0) std::memcpy(data, arena.data(), size);
-    return true;
+    napi_value made;
+    if (napi_create_buffer(env_, capacity, &data, &made) != napi_ok) return false;
+    bytes_ = Napi::Persistent(Napi::Value(env_, made));
+    bytesData_ = static_cast<uint8_t*>(data);
+    bytesCapacity_ = capacity;
   }
-  size_t capacity = 0;
-  uint8_t* data = arena.detach(&capacity);
-  napi_status status =
-      napi_create_external_buffer(env_, size, data, returnBlock, reinterpret_cast<void*>(capacity), bytes);
-  if (status == napi_no_external_buffers_allowed) {
-    // A build whose V8 sandbox forbids outside memory (Electron's): refused before taking
-    // anything, so the memory is still the arena's, and the batch goes as a copy.
-    arena.adopt(data, capacity);
-    void* copy = nullptr;
-    return napi_create_buffer_copy(env_, size, arena.data(), &copy, bytes) == napi_ok;
-  }
-  // Any other failure (the environment is being torn down) may come after V8 has taken the
-  // memory, which returnBlock then frees: never give it back to the arena here.
-  if (status != napi_ok) return false;
-  if (!spareBlocks.blocks.empty()) {
-    SpareBlocks::Block block = spareBlocks.blocks.back();
-    spareBlocks.blocks.pop_back();
-    arena.adopt(block.data, block.capacity);
-  }
-  return true;
+  if (size > 0) std::memcpy(bytesData_, arena.data(), size);
+  return napi_get_reference_value(env_, bytes_, bytes) == napi_ok;
 }
 
 void Engine::stop() {

@@ -63,6 +63,10 @@ class Engine : public ChunkHost {
   Napi::Reference<Napi::Value> records_;
   int32_t* recordsData_ = nullptr;
   size_t recordsCapacity_ = 0;
+  // The Buffer the batch's bytes are copied into (handOverBytes), and its memory.
+  Napi::Reference<Napi::Value> bytes_;
+  uint8_t* bytesData_ = nullptr;
+  size_t bytesCapacity_ = 0;
   // The Buffer the next read for JavaScript lands in (readRoom), and its memory.
   Napi::Reference<Napi::Value> room_;
   uint8_t* roomData_ = nullptr;
