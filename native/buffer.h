@@ -39,21 +39,6 @@ class ByteBuffer {
     if (head_ == size_) clear();
   }
   void clear() { head_ = size_ = 0; }
-  // Hands the memory (malloc'd, `capacity` bytes) to a new owner, leaving this empty. Only
-  // for a buffer never consumed from, so its bytes start at the returned pointer.
-  uint8_t* detach(size_t* capacity) {
-    uint8_t* data = data_;
-    *capacity = capacity_;
-    data_ = nullptr;
-    head_ = size_ = capacity_ = 0;
-    return data;
-  }
-  // Takes over malloc'd memory of `capacity` bytes as this empty buffer's room.
-  void adopt(uint8_t* data, size_t capacity) {
-    release();
-    data_ = data;
-    capacity_ = capacity;
-  }
   // Gives the memory back: an idle connection should hold no buffer.
   void release() {
     std::free(data_);
