@@ -168,7 +168,8 @@ export class NativeEngine {
       }
     }
     this.dispatching = false;
-    this.destroyedInBatch.clear();
+    // Set.clear() allocates a new table even when the set is empty: skip it then.
+    if (this.destroyedInBatch.size > 0) this.destroyedInBatch.clear();
     if (this.endedEndpoints.length > 0) {
       for (const id of this.endedEndpoints) this.endpoints.delete(id);
       this.endedEndpoints = [];
