@@ -122,18 +122,22 @@ class HostPoller {
 // native/addon/engine.cc): a large read or frame for JavaScript goes straight into it, so
 // it reaches the handler with no copy after the kernel's, or with one. A kData record whose
 // offset is -(i + 1) names the batch's chunk i (see events.h).
-class ChunkHost {
- public:
-  virtual ~ChunkHost() = default;
+//
+// Plain function pointers, not virtual functions: UndefinedBehaviorSanitizer checks a
+// virtual call's object by probing its memory through a pipe, which a process out of file
+// descriptors cannot make, so the sanitized build reported every such call there as a bad
+// object (test/emfile.test.ts under scripts/sanitize.sh).
+struct ChunkHost {
+  void* context = nullptr;  // null: no host, and everything goes to the arena
   // kReadSize bytes the next read for JavaScript may land in, or null if the host has none.
   // The same memory until takeReadRoom() takes it.
-  virtual uint8_t* readRoom() = 0;
+  uint8_t* (*readRoom)(void* context) = nullptr;
   // The read in readRoom(), which filled it (`length` is kReadSize), is the batch's next
   // chunk: returns its number, counted from 1 (0: refused, and the bytes are copied).
-  virtual int32_t takeReadRoom(size_t length) = 0;
+  int32_t (*takeReadRoom)(void* context, size_t length) = nullptr;
   // `length` bytes of new memory for the caller to fill, the batch's next chunk (its
   // number, from 1, in `*number`), or null if the host cannot make it.
-  virtual uint8_t* newChunk(size_t length, int32_t* number) = 0;
+  uint8_t* (*newChunk)(void* context, size_t length, int32_t* number) = nullptr;
 };
 
 struct Listener : Socket {
@@ -333,7 +337,7 @@ class Loop {
   ByteBuffer& arena() { return arena_; }
   void clearBatch();
   // Where large reads and frames for JavaScript go instead of the arena (null: the arena).
-  void setChunkHost(ChunkHost* host) { chunkHost_ = host; }
+  void setChunkHost(const ChunkHost& host) { chunkHost_ = host; }
 
   // What listen() takes besides the address.
   struct ListenSettings {
@@ -525,7 +529,7 @@ class Loop {
   ByteBuffer arena_;
   // Emptied ConnectionBuffers kept for reuse (tcp.cc kSpareBuffers).
   std::vector<std::unique_ptr<ConnectionBuffers>> spareBuffers_;
-  ChunkHost* chunkHost_ = nullptr;
+  ChunkHost chunkHost_;
   // Bytes of this batch in the host's chunks, counted against kBatchByteBudget.
   size_t chunkBytes_ = 0;
   // A built-in's framed replies to one read, gathered so they leave in one send().

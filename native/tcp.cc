@@ -512,7 +512,7 @@ void Loop::readBuiltin(Connection* connection) {
 void Loop::readToJs(Connection* connection) {
   // The batch is full: the socket stays readable and is read on the next wake-up.
   if (arena_.size() + chunkBytes_ >= kBatchByteBudget) return;
-  uint8_t* room = chunkHost_ != nullptr ? chunkHost_->readRoom() : nullptr;
+  uint8_t* room = chunkHost_.context != nullptr ? chunkHost_.readRoom(chunkHost_.context) : nullptr;
   uint8_t* into = room != nullptr ? room : receiveBuffer_.get();
   ssize_t received = receive(connection, into);
   if (received <= 0) return;
@@ -527,9 +527,9 @@ void Loop::readToJs(Connection* connection) {
 int32_t Loop::appendForJs(const uint8_t* data, size_t length, bool takeRoom) {
   int32_t number = 0;
   if (takeRoom) {
-    number = chunkHost_->takeReadRoom(length);
-  } else if (length >= kOwnChunkMin && chunkHost_ != nullptr) {
-    uint8_t* chunk = chunkHost_->newChunk(length, &number);
+    number = chunkHost_.takeReadRoom(chunkHost_.context, length);
+  } else if (length >= kOwnChunkMin && chunkHost_.context != nullptr) {
+    uint8_t* chunk = chunkHost_.newChunk(chunkHost_.context, length, &number);
     if (chunk != nullptr) std::memcpy(chunk, data, length);
   }
   if (number > 0) {

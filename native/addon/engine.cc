@@ -67,7 +67,14 @@ int Engine::start() {
     delete check_;
     check_ = nullptr;
   }
-  loop_.setChunkHost(this);
+  ChunkHost chunks;
+  chunks.context = this;
+  chunks.readRoom = [](void* engine) { return static_cast<Engine*>(engine)->readRoom(); };
+  chunks.takeReadRoom = [](void* engine, size_t length) { return static_cast<Engine*>(engine)->takeReadRoom(length); };
+  chunks.newChunk = [](void* engine, size_t length, int32_t* number) {
+    return static_cast<Engine*>(engine)->newChunk(length, number);
+  };
+  loop_.setChunkHost(chunks);
   napi_add_async_cleanup_hook(env_, onEnvCleanup, this, &cleanupHandle_);
   return 0;
 }

@@ -15,7 +15,7 @@
 
 namespace sockengine {
 
-class Engine : public ChunkHost {
+class Engine {
  public:
   explicit Engine(Napi::Env env);
 
@@ -27,10 +27,10 @@ class Engine : public ChunkHost {
   // like a node:net server or socket.
   void syncRef();
 
-  // ChunkHost: Buffers made on this thread's heap, which the batch hands over as they are.
-  uint8_t* readRoom() override;
-  int32_t takeReadRoom(size_t length) override;
-  uint8_t* newChunk(size_t length, int32_t* number) override;
+  // The loop's ChunkHost: Buffers made on this thread's heap, handed over as they are.
+  uint8_t* readRoom();
+  int32_t takeReadRoom(size_t length);
+  uint8_t* newChunk(size_t length, int32_t* number);
 
  private:
   static void onPoll(uv_poll_t* handle, int status, int events);
