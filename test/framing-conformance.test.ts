@@ -105,6 +105,18 @@ describe.each(backends)('%s backend', (backend) => {
     expect((await raw.read(9)).toString()).toBe('ABC\nDEF\n\n');
   });
 
+  it('uppercase answers a read mixing LF and CRLF lines in order, byte for byte', async () => {
+    // LF lines are answered where they lie in the receive buffer, CRLF lines are rewritten
+    // (their CR dropped): alternating them breaks the stretches sent in place more often
+    // than one sendmsg has parts for.
+    const raw = await client(await serve('line', 'uppercase'));
+    const lines = Array.from({ length: 300 }, (_, i) => `line ${i} ${'ab'.repeat(i % 7)}`);
+    const stream = lines.map((line, i) => (i % 3 === 0 ? `${line}\r\n` : `${line}\n`)).join('');
+    const want = lines.map((line) => `${line.toUpperCase()}\n`).join('');
+    raw.socket.write(stream);
+    expect((await raw.read(Buffer.byteLength(want))).toString()).toBe(want);
+  });
+
   it('reply:TEXT answers each frame with TEXT as one frame', async () => {
     const raw = await client(await serve({ length: 2 }, 'reply:ok'));
     raw.socket.write(Buffer.concat([header2(1), Buffer.from('a'), header2(0)]));
