@@ -2,7 +2,8 @@
 // lib/native/events.ts; test/events.test.ts reads this file and fails if the two disagree.
 //
 // A batch is an Int32Array of EventRecords plus one byte buffer (the arena) that kData and
-// kMessage records point into. Each field has one meaning per event type:
+// kMessage records point into, and an array of chunks (Buffers of their own, for large reads
+// and frames) that a kData record with a negative offset names. Each field has one meaning per event type:
 //
 //   type        id          endpoint     offset / length          code            detail
 //   ----------  ----------  -----------  -----------------------  --------------  ------------------

@@ -12,7 +12,7 @@ namespace sockengine {
 static constexpr int kEventsPerWakeup = 1024;
 // One shared receive buffer for built-in connections, and the room reserved in the batch
 // arena per JavaScript read: 64 KiB matches libuv's read size and a loopback TCP segment.
-// One read's room (64 KiB, tcp.cc's kReadSize) after as much again, where a built-in puts
+// One read's room (64 KiB, kReadSize in loop.h) after as much again, where a built-in puts
 // an unfinished counted frame back in front of the read that completes it
 // (Loop::readFramesBuiltin). The lower half is touched only by such servers.
 static constexpr size_t kReadRoom = 64 * 1024;

@@ -15,12 +15,6 @@
 
 namespace sockengine {
 
-// A connection gets one recv of up to kReadSize per wake-up, as C's reference server does:
-// level-triggered polling reports what is left next time, so one fast sender cannot starve
-// the others. A second read after a full one mostly found a small tail or nothing: on
-// 10 x 16 KiB length-prefixed x 4 a built-in answered 440,000 frames in 3 s with up to 4
-// reads per wake-up, 537,000 with one (C 534,000; docs/design.md section 15).
-static constexpr size_t kReadSize = 64 * 1024;
 // Reads and frames for JavaScript of at least this many bytes become chunks of their own
 // instead of being copied into the batch's shared bytes (Loop::appendForJs).
 static constexpr size_t kOwnChunkMin = 4 * 1024;
@@ -637,7 +631,12 @@ void Loop::readFramesBuiltin(Connection* connection) {
     // (the request's own header or delimiter: an uppercased line, a same-length counted
     // frame) leaves from there, header to trailer, and so do the ones that follow it
     // without a gap: C's reference answers a read of lines with one send of the read.
-    if (reply.data != nullptr && reply.data - headerLength >= readStart &&
+    // Only a frame rewritten where it lies, whose own encoding is what surrounds it: a kept
+    // delimiter the handler changed is appended as a trailer, and the bytes after the frame
+    // are then the next frame's, not this one's.
+    bool ownEncoding = reply.data == frame && reply.length == frameLength &&
+                       !(framer.spec().keepDelimiter && trailerLength > 0);
+    if (ownEncoding && reply.data - headerLength >= readStart &&
         reply.data + reply.length + trailerLength <= readEnd &&
         sameBytes(reply.data - headerLength, header, headerLength) &&
         sameBytes(reply.data + reply.length, trailer, trailerLength)) {
@@ -822,7 +821,8 @@ void Loop::flushWriteQueue(Connection* connection) {
     if (sent > 0) touch(connection);
     pending.consume(static_cast<size_t>(sent));
   }
-  // Drained: its memory goes back (an idle connection holds no buffer).
+  // Drained: its memory goes back, or is kept as a spare when small (an idle connection
+  // holds no buffer).
   releaseBuffersIfEmpty(connection);
   if (connection->buffers) connection->buffers->pending.release();
   connection->throttled = false;

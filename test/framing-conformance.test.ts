@@ -117,6 +117,17 @@ describe.each(backends)('%s backend', (backend) => {
     expect((await raw.read(Buffer.byteLength(want))).toString()).toBe(want);
   });
 
+  it('uppercase with a kept delimiter it changes appends the delimiter, and leaves the next frame alone', async () => {
+    // "ax" answers "AX", which no longer ends with the delimiter "x", so one is added; the
+    // "x" after it is the next frame, answered on its own.
+    const raw = await client(await serve({ delimiter: 'x', keepDelimiter: true }, 'uppercase'));
+    raw.socket.write('axxbx');
+    expect((await raw.read(8)).toString()).toBe('AXxXxBXx');
+    const words = await client(await serve({ delimiter: 'end', keepDelimiter: true }, 'uppercase'));
+    words.socket.write('fooendendbarend');
+    expect((await words.read(24)).toString()).toBe('FOOENDendENDendBARENDend');
+  });
+
   it('reply:TEXT answers each frame with TEXT as one frame', async () => {
     const raw = await client(await serve({ length: 2 }, 'reply:ok'));
     raw.socket.write(Buffer.concat([header2(1), Buffer.from('a'), header2(0)]));

@@ -29,8 +29,8 @@ constexpr int kTickRounds = 64;
 
 napi_value doNothing(napi_env, napi_callback_info) { return nullptr; }
 
-// The read room's size: tcp.cc's kReadSize, one read's most.
-constexpr size_t kRoomSize = 64 * 1024;
+// The read room's size: one read's most (Loop::readToJs receives kReadSize into it).
+constexpr size_t kRoomSize = kReadSize;
 
 }  // namespace
 
@@ -232,6 +232,13 @@ static bool makeBuffer(napi_env env, size_t length, uint8_t** data, Napi::Refere
   if (ok) {
     *made = Napi::Persistent(Napi::Value(env, buffer));
     *data = static_cast<uint8_t*>(memory);
+  } else {
+    // A failed allocation leaves its exception pending, which would fail the next batch's
+    // call into JavaScript: the caller falls back to the arena, so drop it. (No JavaScript
+    // runs during a read, so it can be no one else's.)
+    bool pending = false;
+    napi_value error;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &error);
   }
   napi_close_handle_scope(env, scope);
   return ok;
@@ -260,7 +267,7 @@ uint8_t* Engine::newChunk(size_t length, int32_t* number) {
 }
 
 // The batch's bytes, copied into one Buffer made once and remade only when a batch
-// outgrows it, as the records' view is: JavaScript copies each record's bytes out of it
+// outgrows it (or, after an outsized one, made small again), as the records' view is: JavaScript copies each record's bytes out of it
 // during the call (lib/native/engine.ts ownBytes), so nothing keeps it past the call. A
 // Buffer per batch (napi_create_buffer) cost a malloc and V8's SetPrototype walk per
 // crossing: 5-7% of the server's CPU at one datagram in flight (docs/design.md section 15).
