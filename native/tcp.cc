@@ -543,8 +543,7 @@ FrameStatus Loop::splitFrames(Connection* connection, const uint8_t* data, size_
   FrameStatus status = connection->endpoint->framer->split(partial, data, length, emit);
   if (connection->closed) return status;
   if (partial) {
-    buffersOf(connection);
-    connection->buffers->partial = std::move(partial);
+    buffersOf(connection).partial = std::move(partial);
   } else {
     releaseBuffersIfEmpty(connection);
   }
@@ -627,13 +626,12 @@ void Loop::readFramesBuiltin(Connection* connection) {
         std::memcmp(reply.data + reply.length - trailerLength, trailer, trailerLength) == 0) {
       trailerLength = 0;
     }
-    // A reply answered in place whose encoding is already around it in the receive buffer
-    // (the request's own header or delimiter: an uppercased line, a same-length counted
-    // frame) leaves from there, header to trailer, and so do the ones that follow it
-    // without a gap: C's reference answers a read of lines with one send of the read.
-    // Only a frame rewritten where it lies, whose own encoding is what surrounds it: a kept
-    // delimiter the handler changed is appended as a trailer, and the bytes after the frame
-    // are then the next frame's, not this one's.
+    // A frame answered where it lies, with its own encoding still around it in the receive
+    // buffer (an uppercased line and its LF, a same-length counted frame after its header),
+    // leaves from there, header to trailer, and so do the ones that follow it without a
+    // gap: C's reference answers a read of lines with one send of the read. Not a kept
+    // delimiter the handler changed: that reply gets the delimiter as a trailer, and the
+    // bytes after the frame are the next frame's.
     bool ownEncoding = reply.data == frame && reply.length == frameLength &&
                        !(framer.spec().keepDelimiter && trailerLength > 0);
     if (ownEncoding && reply.data - headerLength >= readStart &&
@@ -733,8 +731,7 @@ int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length
     fail(connection, error, Syscall::kWrite);
     return error;
   }
-  buffersOf(connection);
-  connection->buffers->pending.append(data, length);
+  buffersOf(connection).pending.append(data, length);
   updateInterest(connection, interestFor(connection));
   return 0;
 }
