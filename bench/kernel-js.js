@@ -1,16 +1,11 @@
 #!/usr/bin/env node
-// The JavaScript uppercase loop of the benchmark handlers (the same loop as lib/builtin.ts
-// uppercaseAscii and bench/servers/*.js) at 16 KiB, in whichever runtime runs this file:
+// The JavaScript uppercase loop of the benchmark handlers (lib/builtin.ts uppercaseAscii, which
+// bench/servers/*.js import too) at 16 KiB, in whichever runtime runs this file:
 //   node bench/kernel-js.js; bun bench/kernel-js.js
 // It explains part of the tcp 10 x 16 KiB x 4 results: the same JavaScript costs different
 // time in V8 and in JavaScriptCore. Three rounds of 20,000 calls, each restoring the input.
-function uppercase(bytes) {
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i];
-    if (c >= 0x61 && c <= 0x7a) bytes[i] = c - 0x20;
-  }
-  return bytes;
-}
+import { uppercaseAscii as uppercase } from '../dist/builtin.js';
+
 const size = 16384;
 const source = Buffer.alloc(size);
 const alphabet = Buffer.from('the quick brown fox JUMPS over 13 lazy dogs {`@[}\xe9\xff\n', 'latin1');

@@ -4,6 +4,7 @@
 // Prints `listening tcp|udp HOST:PORT` when ready; SIGTERM ends it.
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { uppercaseAscii } from '../../dist/builtin.js';
 
 const [transport = 'tcp', portText = '0', host = '127.0.0.1'] = process.argv.slice(2);
 const port = Number(portText);
@@ -12,14 +13,8 @@ if ((transport !== 'tcp' && transport !== 'udp') || !Number.isInteger(port) || p
   process.exit(2);
 }
 
-// The same loop as sockengine's uppercaseAscii (lib/builtin.ts), so only the socket layer differs.
-function uppercase(bytes) {
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i];
-    if (c >= 0x61 && c <= 0x7a) bytes[i] = c - 0x20;
-  }
-  return bytes;
-}
+// sockengine's own uppercaseAscii (lib/builtin.ts), so only the socket layer differs.
+const uppercase = uppercaseAscii;
 
 if (transport === 'tcp') {
   const server = net.createServer({ noDelay: true }, (socket) => {
