@@ -123,9 +123,14 @@ export abstract class BaseConnection<State = unknown> implements Connection<Stat
       throw new TypeError('send() writes one frame and needs the framing option on listen() or connect(); use write() for raw bytes');
     }
     const bytes = toBytes(payload);
-    const { header, trailer } = frameParts(framing, bytes);
+    const { header, trailer } = frameParts(framing, bytes, this.wantsFrameHeaders);
     if (this.closed || this.ending) return false;
     return this.writeFrame(header, bytes, trailer);
+  }
+
+  /** Whether writeFrame() needs a length frame's header made for it (false: it encodes its own). */
+  protected get wantsFrameHeaders(): boolean {
+    return true;
   }
 
   /** Writes one frame's parts as one write (write()'s result and rules). */

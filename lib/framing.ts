@@ -471,15 +471,23 @@ export interface FrameParts {
   trailer: NodeBuffer | null;
 }
 
+/** A frame with nothing around it (shared: never modify). */
+const NO_PARTS: FrameParts = Object.freeze({ header: null, trailer: null });
+
+/** The largest value a length header of 1, 2 or 4 bytes holds, by size (2^(8n) - 1, computed once). */
+const LARGEST_HEADER_VALUE = [0, 1, 2, 3, 4].map((bytes) => 2 ** (8 * bytes) - 1);
+
 /**
  * The header or trailer of one frame carrying `payload` (the delimiter, LF for lines, or a
  * length header), so a frame can be written without joining its parts first. Throws a
  * RangeError when the payload cannot be one frame: it carries the delimiter (the peer
  * would see two frames), a length header cannot express its length after the adjustment,
  * or, for fixed framing, it is not exactly the frame size. maxFrame is not applied: it
- * limits what is received. A trailer is shared: never write into it.
+ * limits what is received. A trailer is shared: never write into it. With `withHeader`
+ * false a length frame is checked the same way but its header is not made (header: null),
+ * for a writer that encodes it itself (the native engine's sendFrame).
  */
-export function frameParts(spec: FramingSpec, payload: Uint8Array): FrameParts {
+export function frameParts(spec: FramingSpec, payload: Uint8Array, withHeader = true): FrameParts {
   const length = payload.length;
   switch (spec.kind) {
     case 'line':
@@ -510,7 +518,6 @@ export function frameParts(spec: FramingSpec, payload: Uint8Array): FrameParts {
       return { header: null, trailer: null };
   }
   const size = spec.lengthBytes;
-  const header = Buffer.allocUnsafe(size);
   // value = length - lengthAdjustment (+ header bytes when the value counts them). Numbers
   // are exact here below 2^53, and a value past that is far outside any header but 8 bytes'.
   const includedHeader = spec.lengthIncludesHeader ? size : 0;
@@ -527,15 +534,19 @@ export function frameParts(spec: FramingSpec, payload: Uint8Array): FrameParts {
     if (value > 0xffff_ffff_ffff_ffffn) {
       throw new RangeError(`a ${length}-byte payload needs a length header value of ${value}, too big for 8 bytes`);
     }
+    if (!withHeader) return NO_PARTS;
+    const header = Buffer.allocUnsafe(size);
     if (spec.littleEndian) header.writeBigUInt64LE(value, 0);
     else header.writeBigUInt64BE(value, 0);
-  } else {
-    if (value > 2 ** (8 * size) - 1) {
-      throw new RangeError(`a ${length}-byte payload needs a length header value of ${value}, too big for ${size} bytes`);
-    }
-    if (spec.littleEndian) header.writeUIntLE(value, 0, size);
-    else header.writeUIntBE(value, 0, size);
+    return { header, trailer: null };
   }
+  if (value > LARGEST_HEADER_VALUE[size]!) {
+    throw new RangeError(`a ${length}-byte payload needs a length header value of ${value}, too big for ${size} bytes`);
+  }
+  if (!withHeader) return NO_PARTS;
+  const header = Buffer.allocUnsafe(size);
+  if (spec.littleEndian) header.writeUIntLE(value, 0, size);
+  else header.writeUIntBE(value, 0, size);
   return { header, trailer: null };
 }
 

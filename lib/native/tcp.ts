@@ -130,6 +130,11 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     return this.wrote(this.engine.binding.write(this.id, staged(bytes)));
   }
 
+  /** The engine encodes a length header itself (Loop::sendFrame): frameParts only checks. */
+  protected override get wantsFrameHeaders(): boolean {
+    return false;
+  }
+
   protected writeFrame(header: Buffer | null, payload: Uint8Array): boolean {
     if (this.gone) return false;
     // The engine adds the header or trailer itself (the same bytes frameParts checked).
