@@ -10,13 +10,6 @@ namespace sockengine {
 // Events taken from the poller per wake-up. At 1000+ ready sockets the rest wait for the
 // next wake-up (level-triggered, so nothing is lost) and the host loop gets a turn.
 static constexpr int kEventsPerWakeup = 1024;
-// One shared receive buffer for built-in connections, and the room reserved in the batch
-// arena per JavaScript read: 64 KiB matches libuv's read size and a loopback TCP segment.
-// One read's room (64 KiB, kReadSize in loop.h) after as much again, where a built-in puts
-// an unfinished counted frame back in front of the read that completes it
-// (Loop::readFramesBuiltin). The lower half is touched only by such servers.
-static constexpr size_t kReadRoom = 64 * 1024;
-static constexpr size_t kReceiveBufferSize = 2 * kReadRoom;
 // The idle sweep runs at a quarter of the shortest idle timeout, so a connection closes
 // between 1 and 1.25 timeouts after its last traffic; never more often than every 10 ms
 // (the sweep walks the whole table) nor less than once a second.
@@ -170,7 +163,7 @@ void Loop::clearBatch() {
   chunkBytes_ = 0;
   // Keep room for a full batch (kBatchByteBudget plus one read): giving it back and asking
   // again every batch costs a page fault per 4 KiB touched.
-  static constexpr size_t kArenaKeep = kBatchByteBudget + 2 * kReadRoom;
+  static constexpr size_t kArenaKeep = kBatchByteBudget + 2 * kReadSize;
   if (arena_.capacity() > kArenaKeep) {
     arena_.release();
   } else {

@@ -40,6 +40,13 @@ constexpr size_t kBatchByteBudget = 256 * 1024;
 // reads per wake-up, 537,000 with one (C 534,000; docs/design.md section 15). Also the size
 // of a ChunkHost's read room.
 constexpr size_t kReadSize = 64 * 1024;
+// The loop's shared receive buffer: one read's room after as much again, where a built-in
+// puts an unfinished counted frame back in front of the read that completes it
+// (Loop::readFramesBuiltin). Framed reads for JavaScript use all of it in one recv
+// (Loop::readFramesToJs): four 16 KiB frames with their headers are 65,552 bytes, 16 more
+// than kReadSize, and a read cut there left a frame to be held, completed by a second read
+// and copied twice.
+constexpr size_t kReceiveBufferSize = 2 * kReadSize;
 
 // What every connection of one endpoint shares, as listen() or connect() set it.
 struct ConnectionSettings {
@@ -466,9 +473,9 @@ class Loop {
   void readBuiltin(Connection* connection);
   void readToJs(Connection* connection);
   int32_t appendForJs(const uint8_t* data, size_t length, bool takeRoom);
-  // One recv of up to kReadSize bytes into `into`: the count, or 0 / -errno once the peer's
+  // One recv of up to `size` bytes into `into`: the count, or 0 / -errno once the peer's
   // end or the failure has been handled.
-  ssize_t receive(Connection* connection, uint8_t* into);
+  ssize_t receive(Connection* connection, uint8_t* into, size_t size = kReadSize);
   // The same two with framing: frames, not chunks, go to the handler or to JavaScript.
   void readFramesBuiltin(Connection* connection);
   void readFramesToJs(Connection* connection);

@@ -569,8 +569,8 @@ void Loop::failFraming(Connection* connection, FrameStatus status) {
   pushConnectionEvent(EventType::kError, connection, error, static_cast<int32_t>(Syscall::kRead));
 }
 
-ssize_t Loop::receive(Connection* connection, uint8_t* into) {
-  ssize_t received = sys::recv(connection->fd.get(), into, kReadSize);
+ssize_t Loop::receive(Connection* connection, uint8_t* into, size_t size) {
+  ssize_t received = sys::recv(connection->fd.get(), into, size);
   if (received > 0) {
     countRead(connection, static_cast<uint64_t>(received));
     touch(connection);
@@ -680,7 +680,7 @@ void Loop::readFramesToJs(Connection* connection) {
   int32_t id = static_cast<int32_t>(connection->id);
   int32_t endpoint = connection->endpoint->reportedId();
   if (arena_.size() + chunkBytes_ >= kBatchByteBudget) return;
-  ssize_t received = receive(connection, receiveBuffer_.get());
+  ssize_t received = receive(connection, receiveBuffer_.get(), kReceiveBufferSize);
   if (received <= 0) return;
   // One record per frame, all in this batch: thousands of frames from one read cross to
   // JavaScript in one call. A frame is copied once: into the arena, or a large one into a
