@@ -33,26 +33,27 @@ napi_value doNothing(napi_env, napi_callback_info) { return nullptr; }
 // The read room's size: one read's most (Loop::readToJs receives kReadSize into it).
 constexpr size_t kRoomSize = kReadSize;
 
-// glibc only: let the heap keep freed read rooms instead of giving them back to the kernel
-// and faulting them in again. Each read room that JavaScript gets is a 64 KiB Buffer from
-// Node's allocator (malloc); the garbage collector frees many at once, and when they lie
-// at the top of the heap and together pass glibc's trim threshold (128 KiB until glibc
-// raises it), free() shrinks the heap and the next reads grow it again, page by page. Some
-// processes start that way and stay so: on 10 x 16 KiB x 4 through a JavaScript handler,
-// from 1 start in 8 to 6 in 8 depending on the sitting, ran at 11,000-21,000 msg/s with 2-3
-// page faults per message, against 77,000-80,000 and 0.07 (docs/design.md section 15,
-// "Read rooms and the heap's trim").
-// glibc raises its thresholds itself whenever a block it had to map is freed (mmap
+// glibc only: let the heap keep the chunks' memory the garbage collector frees, instead of
+// giving it back to the kernel and faulting it in again. Each full read a handler gets is a
+// 64 KiB Buffer from Node's allocator (malloc), each large frame one of its own size; V8
+// frees them tens of megabytes at a time, and when they lie at the top of the heap and
+// together pass glibc's trim threshold (128 KiB until glibc raises it), free() shrinks the
+// heap and the next reads grow it again, page by page. Some processes start that way and
+// stay so: on 10 x 16 KiB x 4 through a JavaScript handler, from 1 start in 8 to 6 in 8
+// depending on the sitting, ran at 11,000-21,000 msg/s with 2-3 page faults per message,
+// against 77,000-80,000 and 0.07 (docs/design.md section 15, "Read rooms and the heap's
+// trim"). glibc raises its thresholds itself whenever a block it had to map is freed (mmap
 // threshold to the block's size, trim threshold to twice that, mallopt(3)); one 31 MiB
 // block mapped and freed here does that once, as in any process that once freed a buffer
-// that large: the heap then keeps up to 62 MiB free at its top, more than the garbage
-// collector frees at once here (about 33 MiB of rooms, traced with strace's brk calls). A
-// 4 MiB block was not enough. No setting is pinned: glibc goes on adjusting both
-// thresholds as before, and blocks under 31 MiB come from the heap, as glibc would have
-// chosen itself after such a free.
+// that large: the heap then keeps up to 62 MiB free at its top, more than the collector
+// frees at once here (about 33 MiB, traced with strace's brk calls; a 4 MiB block was not
+// enough). No setting is pinned: glibc goes on adjusting both thresholds as before. Done
+// only once an engine has made kChunkBytesBeforeRaise of such Buffers, so a server that
+// never streams keeps giving freed memory back (raised at start, the idle-memory shape
+// after one echo held 265 B per connection instead of 71).
 void raiseTrimThreshold() {
 #if defined(__GLIBC__)
-  static std::atomic<bool> raised{false};  // engines start on several threads with workers
+  static std::atomic<bool> raised{false};  // engines run on several threads with workers
   if (raised.exchange(true)) return;
   // Just under glibc's largest dynamic mmap threshold (32 MiB on 64-bit), so the block is
   // mapped (not taken from the heap) and freeing it raises both thresholds.
@@ -60,6 +61,9 @@ void raiseTrimThreshold() {
   std::free(block);
 #endif
 }
+
+// 16 MiB: 256 full reads, a fifth of a second of the stream shape.
+constexpr uint64_t kChunkBytesBeforeRaise = 16 * 1024 * 1024;
 
 }  // namespace
 
@@ -71,7 +75,6 @@ Engine::Engine(Napi::Env env) : env_(env), context_(env, "sockengine") {
 }
 
 int Engine::start() {
-  raiseTrimThreshold();
   int result = loop_.open();
   if (result < 0) return result;
   uv_loop_t* uvLoop = nullptr;
@@ -284,7 +287,14 @@ int32_t Engine::takeReadRoom(size_t length) {
   if (length != kRoomSize) return 0;
   chunks_.push_back(std::move(room_));
   roomData_ = nullptr;
+  countChunkBytes(length);
   return static_cast<int32_t>(chunks_.size());
+}
+
+void Engine::countChunkBytes(size_t length) {
+  if (chunkBytesMade_ >= kChunkBytesBeforeRaise) return;
+  chunkBytesMade_ += length;
+  if (chunkBytesMade_ >= kChunkBytesBeforeRaise) raiseTrimThreshold();
 }
 
 uint8_t* Engine::newChunk(size_t length, int32_t* number) {
@@ -293,6 +303,7 @@ uint8_t* Engine::newChunk(size_t length, int32_t* number) {
   if (stopped_ || !makeBuffer(env_, length, &data, &chunk)) return nullptr;
   chunks_.push_back(std::move(chunk));
   *number = static_cast<int32_t>(chunks_.size());
+  countChunkBytes(length);
   return data;
 }
 

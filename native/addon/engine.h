@@ -30,6 +30,9 @@ class Engine {
   // The loop's ChunkHost: Buffers made on this thread's heap, handed over as they are.
   uint8_t* readRoom();
   int32_t takeReadRoom(size_t length);
+  // Counts the bytes of the Buffers made for chunks; past a threshold, lets glibc's heap
+  // keep what the garbage collector frees (raiseTrimThreshold in engine.cc).
+  void countChunkBytes(size_t length);
   uint8_t* newChunk(size_t length, int32_t* number);
 
  private:
@@ -70,6 +73,7 @@ class Engine {
   // The Buffer the next read for JavaScript lands in (readRoom), and its memory.
   Napi::Reference<Napi::Value> room_;
   uint8_t* roomData_ = nullptr;
+  uint64_t chunkBytesMade_ = 0;
   // This batch's chunks, in the order records number them.
   std::vector<Napi::Reference<Napi::Value>> chunks_;
   // An empty function, called only to run the tick queue after an exception cut it short.
