@@ -24,7 +24,7 @@ export function uppercaseAscii(bytes: Uint8Array): Uint8Array {
   // what is left.
   const head = (4 - (bytes.byteOffset & 3)) & 3;
   uppercaseBytes(bytes, 0, head);
-  const count = (length - head) >>> 2;
+  const count = Math.floor((length - head) / 4);
   const words = new Int32Array(bytes.buffer, bytes.byteOffset + head, count);
   let k = 0;
   // Four words per turn: V8 keeps them in registers (about 20% faster than one per turn).
@@ -42,7 +42,7 @@ export function uppercaseAscii(bytes: Uint8Array): Uint8Array {
     const w = words[k]!;
     words[k] = w ^ lowerBits(w);
   }
-  uppercaseBytes(bytes, head + (count << 2), length);
+  uppercaseBytes(bytes, head + count * 4, length);
   return bytes;
 }
 

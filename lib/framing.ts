@@ -474,7 +474,7 @@ export interface FrameParts {
 /** A frame with nothing around it (shared: never modify). */
 const NO_PARTS: FrameParts = Object.freeze({ header: null, trailer: null });
 
-/** The largest value a length header of 1, 2 or 4 bytes holds, by size (2^(8n) - 1, computed once). */
+/** The largest value a length header holds, indexed by its size in bytes (1, 2 or 4 are used; 2^(8n) - 1, computed once). */
 const LARGEST_HEADER_VALUE = [0, 1, 2, 3, 4].map((bytes) => 2 ** (8 * bytes) - 1);
 
 /**

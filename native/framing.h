@@ -112,7 +112,7 @@ class Framer {
   // A length-prefixed frame reserves its whole payload at once up to this size (one
   // allocation for the common case), and beyond it grows with the bytes that arrive: a
   // header alone must not make a connection allocate maxFrame bytes. 64 KiB is one full
-  // read of the engine's receive buffer.
+  // unframed read (kReadSize in loop.h).
   static constexpr size_t kReserveAtOnce = 64 * 1024;
 
   template <typename Emit>

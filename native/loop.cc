@@ -161,9 +161,10 @@ void Loop::forget(Socket* socket) {
 void Loop::clearBatch() {
   events_.clear();
   chunkBytes_ = 0;
-  // Keep room for a full batch (kBatchByteBudget plus one read): giving it back and asking
-  // again every batch costs a page fault per 4 KiB touched.
-  static constexpr size_t kArenaKeep = kBatchByteBudget + 2 * kReadSize;
+  // Keep room for a full batch (kBatchByteBudget plus the largest read, a framed one of
+  // kReceiveBufferSize): giving it back and asking again every batch costs a page fault per
+  // 4 KiB touched.
+  static constexpr size_t kArenaKeep = kBatchByteBudget + kReceiveBufferSize;
   if (arena_.capacity() > kArenaKeep) {
     arena_.release();
   } else {

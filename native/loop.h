@@ -28,10 +28,12 @@ namespace sockengine {
 
 // Bytes one batch carries to JavaScript before the engine stops reading for that wake-up
 // (level-triggered polling reports the rest next time). Without it a burst on 1,024
-// streams could gather 1,024 x 4 x 64 KiB in one batch. 256 KiB (four full reads) keeps
-// a batch inside the core's L2 cache, so JavaScript reads bytes the kernel has just
+// streams could gather 1,024 x 4 x 64 KiB in one batch. 256 KiB (four full 64 KiB reads)
+// keeps a batch inside the core's L2 cache, so JavaScript reads bytes the kernel has just
 // written: on the 10 x 16 KiB x 4 stream a 4 MiB budget cost ~10% more CPU per message
-// (docs/design.md, "Where a message's time goes").
+// (docs/design.md, "Where a message's time goes"). It is checked before each read, so a
+// batch can end one read past it: 64 KiB, or 128 KiB for a framed read for JavaScript
+// (kReceiveBufferSize below).
 constexpr size_t kBatchByteBudget = 256 * 1024;
 // A connection gets one recv of up to kReadSize per wake-up, as C's reference server does:
 // level-triggered polling reports what is left next time, so one fast sender cannot starve

@@ -2,13 +2,13 @@
  * Read rooms and the heap's trim (docs/design.md section 15): every full 64 KiB read a
  * JavaScript handler gets is a Buffer of its own, freed by the garbage collector dozens of
  * megabytes at a time. Where glibc's trim threshold was still its starting 128 KiB, some
- * server processes gave that memory back to the kernel at each collection and faulted it in
- * again page by page: 2-3 page faults per 16 KiB message instead of about 0.1, and a
- * quarter of the speed. The native engine raises the threshold once when it starts, so no
- * process starts that way. Counted, not timed: page faults of real server processes (the
- * CLI with a JavaScript uppercase handler) per message answered to the benchmarks' load
- * generator (its stream shape), over several starts, since the bad layout came with some
- * starts only.
+ * server processes gave that memory back to the kernel at each collection and faulted it
+ * in again page by page: 2-3 page faults per 16 KiB message instead of about 0.1, and a
+ * quarter of the speed. The native engine raises the threshold once it has made 16 MiB of
+ * such Buffers, so no streaming server stays that way. Counted, not timed: page faults of
+ * real server processes (the CLI with a JavaScript uppercase handler) per message answered
+ * to the benchmarks' load generator (its stream shape), over several starts, since the bad
+ * layout came with some starts only.
  */
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
  * that go to JavaScript, native/loop.h kReceiveBufferSize) gets that one read, and the rest
  * when the poller reports it again, so a fast sender cannot hold the loop for several reads
  * while other connections wait. Counted with strace on a real server process: after a read
- * of more than 64 KiB, the next read of that socket comes only after another wait on the
+ * of 64 KiB or more, the next read of that socket comes only after another wait on the
  * poller, and every frame is still answered, in order.
  */
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ const length4 = checkFraming({ length: 4 })!;
 const frame = (payload: Buffer) => encodeFrame(length4, payload);
 
 describe.runIf(hasStrace)('one read per connection per wake-up (native backend, under strace)', () => {
-  it('a read of more than 64 KiB is not followed by a second read of the socket before the next wait', async () => {
+  it('a read of 64 KiB or more is not followed by a second read of the socket before the next wait', async () => {
     const letters = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
     const trace = await traceServer('test/fixtures/gather-server.mjs', 'recvfrom,epoll_wait,epoll_pwait,epoll_pwait2', async (port) => {
       const raw = await RawClient.connect(port);
@@ -38,8 +38,9 @@ describe.runIf(hasStrace)('one read per connection per wake-up (native backend, 
       .map((match) => ({ call: match![1]!, fd: Number(match![2]), result: Number(match![3]) }));
     // The kernel queues about 128,000 bytes for a new connection, so the big read takes what
     // is queued (more than 64 KiB: a framed read for JavaScript may take up to 128 KiB).
-    const full = calls.findIndex((c) => c.call === 'recvfrom' && c.result > 64 * 1024);
-    expect(full, 'a read of more than 64 KiB').toBeGreaterThanOrEqual(0);
+    // (Kernels before about 6.5 queue only about 64 KiB for a new connection.)
+    const full = calls.findIndex((c) => c.call === 'recvfrom' && c.result >= 64 * 1024);
+    expect(full, 'a read of 64 KiB or more').toBeGreaterThanOrEqual(0);
     const fd = calls[full]!.fd;
     const next = calls.slice(full + 1).find((c) => c.call.startsWith('epoll') || (c.call === 'recvfrom' && c.fd === fd));
     expect(next?.call, 'what followed the full read: a wait on the poller, not a second read').toMatch(/^epoll/);

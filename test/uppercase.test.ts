@@ -40,8 +40,8 @@ describe('uppercaseAscii', () => {
     expect(failures).toEqual([]);
   });
 
-  it('works on a plain Uint8Array over a shared ArrayBuffer and on a Buffer from the pool', () => {
-    const memory = new Uint8Array(new ArrayBuffer(600));
+  it('works on a plain Uint8Array over a SharedArrayBuffer and on a Buffer from the pool', () => {
+    const memory = new Uint8Array(new SharedArrayBuffer(600));
     memory.set(source.subarray(0, 600));
     uppercaseAscii(memory.subarray(1, 599));
     expect(Buffer.from(memory)).toEqual(Buffer.concat([source.subarray(0, 1), expected.subarray(1, 599), source.subarray(599, 600)]));

@@ -18,10 +18,11 @@ namespace sockengine {
 namespace {
 
 // The batch bytes' Buffer: made at this size, grown to fit a larger batch, and made small
-// again after a batch over kBytesKeep (a full batch, kBatchByteBudget, plus a read), so a
-// rare flood of datagrams does not hold megabytes for good.
+// again after a batch over kBytesKeep (a full batch, kBatchByteBudget, plus the largest
+// read, a framed one of kReceiveBufferSize), so a rare flood of datagrams does not hold
+// megabytes for good.
 constexpr size_t kBytesInitial = 64 * 1024;
-constexpr size_t kBytesKeep = kBatchByteBudget + 64 * 1024;
+constexpr size_t kBytesKeep = kBatchByteBudget + kReceiveBufferSize;
 
 // After an exception, how many more times the tick queue is run to report the next one:
 // each round reports one exception; a queue that throws more than this many times in a row
