@@ -311,9 +311,9 @@ uint8_t* Engine::newChunk(size_t length, int32_t* number) {
 // The batch's bytes, copied into one Buffer made once and remade only when a batch
 // outgrows it (or, after an outsized one, made small again), as the records' view is:
 // JavaScript copies each record's bytes out of it during the call (lib/native/engine.ts
-// ownBytes), so nothing keeps it past the call. A
-// Buffer per batch (napi_create_buffer) cost a malloc and V8's SetPrototype walk per
-// crossing: 5-7% of the server's CPU at one datagram in flight (docs/design.md section 15).
+// ownBytes), so nothing keeps it past the call. A Buffer per batch (napi_create_buffer)
+// cost a malloc and V8's SetPrototype walk per crossing: 5-7% of the server's CPU at one
+// datagram in flight (docs/design.md section 15).
 bool Engine::handOverBytes(napi_value* bytes) {
   const ByteBuffer& arena = loop_.arena();
   size_t size = arena.size();

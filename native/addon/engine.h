@@ -30,12 +30,12 @@ class Engine {
   // The loop's ChunkHost: Buffers made on this thread's heap, handed over as they are.
   uint8_t* readRoom();
   int32_t takeReadRoom(size_t length);
-  // Counts the bytes of the Buffers made for chunks; past a threshold, lets glibc's heap
-  // keep what the garbage collector frees (raiseTrimThreshold in engine.cc).
-  void countChunkBytes(size_t length);
   uint8_t* newChunk(size_t length, int32_t* number);
 
  private:
+  // Counts the bytes of the Buffers made for chunks; past a threshold, lets glibc's heap
+  // keep what the garbage collector frees (raiseTrimThreshold in engine.cc).
+  void countChunkBytes(size_t length);
   static void onPoll(uv_poll_t* handle, int status, int events);
   // A socket in libuv's own set (HostPoll) was ready: its events go at the turn's check.
   static void afterHostedEvent(void* data);
