@@ -163,7 +163,11 @@ export function loadBinding(): { binding: NativeBinding; path: string } | LoadFa
   const tried: string[] = [];
   const attempt = (path: string): boolean => {
     try {
-      loaded = { binding: require(path) as NativeBinding, path };
+      // The addon's exports object holds its functions in dictionary mode (Node-API adds them
+      // one by one), so optimized code cannot inline a load from it: every binding.write()
+      // was a generic LoadIC. A copy made by spread has fast properties (docs/design.md
+      // section 15, "Reaching the addon and Buffer without a lookup").
+      loaded = { binding: { ...(require(path) as NativeBinding) }, path };
       return true;
     } catch (error) {
       tried.push(`${path} (${(error as Error).message.split('\n')[0]})`);

@@ -2,6 +2,7 @@
  * Option checks that run before anything reaches a backend: each failure is a TypeError
  * (wrong kind of value) or RangeError (right kind, outside what is allowed) naming the option.
  */
+import { Buffer } from 'node:buffer';
 import type { BackendChoice, BuiltinHandlerName, TcpHandler, UdpHandler } from './types.js';
 
 const tcpMembers = ['open', 'data', 'drain', 'end', 'error', 'close'] as const;

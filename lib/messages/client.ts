@@ -8,6 +8,7 @@
  * answered in time (ERR_SOCKENGINE_MESSAGE_TIMEOUT), written and the connection closed
  * first (ERR_SOCKENGINE_CONNECTION_DROPPED), answered with an error (ERR_SOCKENGINE_REMOTE).
  */
+import { Buffer } from 'node:buffer';
 import { connect, type BackendChoice, type Connection } from '../index.js';
 import {
   ClientClosedError,

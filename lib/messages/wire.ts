@@ -8,7 +8,7 @@
  *
  * An answer to a request without an id has no id either.
  */
-import { isUtf8 } from 'node:buffer';
+import { Buffer, isUtf8 } from 'node:buffer';
 import type { WireErrorCode } from './errors.js';
 import type { MessageId } from './id.js';
 

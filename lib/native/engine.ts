@@ -9,6 +9,7 @@
  * - a server's entry lives until the end of the batch in which it became idle or closed,
  *   so later records of that same batch (the close of its last connections) still find it.
  */
+import { Buffer } from 'node:buffer';
 import type { NativeBinding } from '../binding.js';
 import { debugEnabled, debugLog } from '../debug.js';
 import {
@@ -329,6 +330,16 @@ function engineErrorName(code: number): string {
   return code === 0 ? 'no error' : new SystemError(code, 'debug').code;
 }
 
+// The chunk's copy. In optimized code Buffer.prototype.copy cost three generic property
+// lookups (LoadIC calls) and a view per call, and `copy.set(view.subarray())` still two:
+// a typed array's methods are reached here only through a lookup. So: a plain Uint8Array
+// over the batch's Buffer, made once per Buffer, and the typed array functions called
+// directly (docs/design.md section 15, "Reaching the addon and Buffer without a lookup").
+const setBytes = Uint8Array.prototype.set;
+const subarray = Uint8Array.prototype.subarray;
+let batchBytes: Buffer | undefined;
+let batchView: Uint8Array = new Uint8Array(0);
+
 /**
  * A record's bytes as a Buffer of their own. The batch's bytes arrive in one Buffer that
  * the engine fills again for the next batch (Engine::handOverBytes), so every chunk is a
@@ -336,8 +347,12 @@ function engineErrorName(code: number): string {
  * `Buffer.allocUnsafeSlow`, never the shared 8 KiB pool, which a kept chunk would pin.
  */
 function ownBytes(bytes: Buffer, offset: number, length: number): Buffer {
+  if (bytes !== batchBytes) {
+    batchBytes = bytes;
+    batchView = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
   const copy = Buffer.allocUnsafeSlow(length);
-  bytes.copy(copy, 0, offset, offset + length);
+  setBytes.call(copy, subarray.call(batchView, offset, offset + length));
   return copy;
 }
 
