@@ -56,6 +56,12 @@ export interface NativeBinding {
   connect(host: string, port: number, settings: EngineConnectionSettings): number;
   write(id: number, bytes: Uint8Array): number;
   sendFrame(id: number, payload: Uint8Array): number;
+  /** The stage (lib/native/stage.ts) the *Staged calls send from; kept by the engine. */
+  setStage(stage: Buffer): void;
+  /** write() of the stage's first `length` bytes. */
+  writeStaged(id: number, length: number): number;
+  /** sendFrame() of the stage's first `length` bytes. */
+  sendFrameStaged(id: number, length: number): number;
   bufferedBytes(id: number): number;
   end(id: number): number;
   destroy(id: number): number;
@@ -77,6 +83,8 @@ export interface NativeBinding {
   ): { id: number; address: string; port: number } | { errno: number; syscall: string };
   sendDatagrams(id: number, datagrams: Uint8Array[], ports: number[] | null, hosts: string[] | null): number;
   sendDatagram(id: number, datagram: Uint8Array, port?: number, host?: string): number;
+  /** sendDatagram() of the stage's first `length` bytes. */
+  sendDatagramStaged(id: number, length: number, port?: number, host?: string): number;
   closeDatagram(id: number): number;
   datagramStats(id: number): import('./types.js').DatagramStats | null;
   disableBatchedDatagrams(): void;

@@ -23,6 +23,7 @@ import {
 import type { FramingSpec } from '../framing.js';
 import type { TcpHandler } from '../types.js';
 import { EngineError, EventType, Field, RECORD_FIELDS, syscallNames, wireFormat } from './events.js';
+import { stage } from './stage.js';
 import type { NativeConnection } from './tcp.js';
 import type { NativeDatagramSocket } from './udp.js';
 
@@ -108,6 +109,7 @@ export class NativeEngine {
 
   constructor(binding: NativeBinding) {
     this.binding = binding;
+    binding.setStage(stage);
     binding.setBatchCallback((records, bytes, count, chunks) => this.onBatch(records, bytes, count, chunks));
   }
 

@@ -16,7 +16,7 @@ import type {
 } from '../types.js';
 import { checkCloseOptions, toBytes } from '../validate.js';
 import { errorFromRecord, isFramingFailure, type NativeEngine } from './engine.js';
-import { staged } from './stage.js';
+import { STAGED_MAX, stageBytes } from './stage.js';
 
 /** Data, end and close held while paused, replayed in order by resume(). */
 type HeldEvent = { kind: 'data'; chunk: Buffer } | { kind: 'end' } | { kind: 'close' };
@@ -127,7 +127,8 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   write(data: Uint8Array | string): boolean {
     const bytes = toBytes(data);
     if (this.gone || this.closed || this.ending) return false;
-    return this.wrote(this.engine.binding.write(this.id, staged(bytes)));
+    const binding = this.engine.binding;
+    return this.wrote(bytes.length <= STAGED_MAX ? binding.writeStaged(this.id, stageBytes(bytes)) : binding.write(this.id, bytes));
   }
 
   /** The engine encodes a length header itself (Loop::sendFrame): frameParts only checks. */
@@ -138,7 +139,10 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   protected writeFrame(header: Buffer | null, payload: Uint8Array): boolean {
     if (this.gone) return false;
     // The engine adds the header or trailer itself (the same bytes frameParts checked).
-    return this.wrote(this.engine.binding.sendFrame(this.id, staged(payload)));
+    const binding = this.engine.binding;
+    return this.wrote(
+      payload.length <= STAGED_MAX ? binding.sendFrameStaged(this.id, stageBytes(payload)) : binding.sendFrame(this.id, payload),
+    );
   }
 
   /** write()'s answer from the bytes the engine still holds. */

@@ -5,7 +5,7 @@ import { SystemError } from '../errors.js';
 import type { BoundAddress, BuiltinHandlerName, DatagramStats, UdpHandler, UdpServer } from '../types.js';
 import type { NativeEngine } from './engine.js';
 import { numericHost } from '../dns.js';
-import { staged } from './stage.js';
+import { STAGED_MAX, stageBytes } from './stage.js';
 
 export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<State> {
   readonly backend = 'native' as const;
@@ -48,10 +48,7 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
       this.transmit([datagram]);
       return;
     }
-    const binding = this.engine.binding;
-    const result = this.connected
-      ? binding.sendDatagram(this.id, staged(datagram.bytes))
-      : binding.sendDatagram(this.id, staged(datagram.bytes), datagram.port, datagram.address);
+    const result = this.sendOne(datagram.bytes, datagram.port, datagram.address);
     if (result >= 0) return;
     const error = new SystemError(result, 'send', datagram.address || undefined, datagram.port || undefined);
     process.nextTick(() => this.deliverError(error));
@@ -72,6 +69,16 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
     else this.flush(true);
   }
 
+  /** One datagram in one call: a small one from the stage, by length. */
+  private sendOne(bytes: Uint8Array, port: number, address: string): number {
+    const binding = this.engine.binding;
+    if (bytes.length <= STAGED_MAX) {
+      const length = stageBytes(bytes);
+      return this.connected ? binding.sendDatagramStaged(this.id, length) : binding.sendDatagramStaged(this.id, length, port, address);
+    }
+    return this.connected ? binding.sendDatagram(this.id, bytes) : binding.sendDatagram(this.id, bytes, port, address);
+  }
+
   /** Sends what is queued in one call; `later` reports errors on the next tick. */
   flush(later: boolean, closing = false): void {
     if (this.outBytes.length === 0 || (this.closed && !closing)) return;
@@ -84,9 +91,7 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
     const binding = this.engine.binding;
     let result: number;
     if (bytes.length === 1) {
-      result = this.connected
-        ? binding.sendDatagram(this.id, staged(bytes[0]!))
-        : binding.sendDatagram(this.id, staged(bytes[0]!), ports[0], hosts[0]);
+      result = this.sendOne(bytes[0]!, ports[0]!, hosts[0]!);
     } else {
       result = this.connected
         ? binding.sendDatagrams(this.id, bytes, null, null)

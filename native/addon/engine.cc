@@ -314,6 +314,12 @@ uint8_t* Engine::newChunk(size_t length, int32_t* number) {
 // ownBytes), so nothing keeps it past the call. A Buffer per batch (napi_create_buffer)
 // cost a malloc and V8's SetPrototype walk per crossing: 5-7% of the server's CPU at one
 // datagram in flight (docs/design.md section 15).
+void Engine::setStage(Napi::Uint8Array stage) {
+  stage_ = Napi::Persistent(static_cast<Napi::Value>(stage));
+  stageData_ = stage.Data();
+  stageLength_ = stage.ByteLength();
+}
+
 bool Engine::handOverBytes(napi_value* bytes) {
   const ByteBuffer& arena = loop_.arena();
   size_t size = arena.size();

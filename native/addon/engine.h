@@ -23,6 +23,11 @@ class Engine {
   int start();
   Loop& loop() { return loop_; }
   void setBatchCallback(Napi::Function callback) { onBatch_ = Napi::Persistent(callback); }
+  // The Buffer JavaScript copies small writes into (lib/native/stage.ts): the *Staged
+  // bindings take their bytes from it by length, so no typed array crosses per call.
+  void setStage(Napi::Uint8Array stage);
+  // The stage's first `length` bytes, or nullptr when no stage holds that many.
+  const uint8_t* staged(size_t length) const { return length <= stageLength_ ? stageData_ : nullptr; }
   // Keeps the process alive exactly while the engine has sockets open or events to deliver,
   // like a node:net server or socket.
   void syncRef();
@@ -74,6 +79,9 @@ class Engine {
   Napi::Reference<Napi::Value> room_;
   uint8_t* roomData_ = nullptr;
   uint64_t chunkBytesMade_ = 0;
+  Napi::Reference<Napi::Value> stage_;
+  const uint8_t* stageData_ = nullptr;
+  size_t stageLength_ = 0;
   // This batch's chunks, in the order records number them.
   std::vector<Napi::Reference<Napi::Value>> chunks_;
   // An empty function, called only to run the tick queue after an exception cut it short.
