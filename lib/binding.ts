@@ -82,6 +82,7 @@ export interface NativeBinding {
     maxDatagramSize: number,
   ): { id: number; address: string; port: number } | { errno: number; syscall: string };
   sendDatagrams(id: number, datagrams: Uint8Array[], ports: number[] | null, hosts: string[] | null): number;
+  /** A port without a host: the host of this socket's previous single send that named one. */
   sendDatagram(id: number, datagram: Uint8Array, port?: number, host?: string): number;
   /** sendDatagram() of the stage's first `length` bytes. */
   sendDatagramStaged(id: number, length: number, port?: number, host?: string): number;

@@ -19,7 +19,8 @@
 //   kMessage    UDP socket  -            [address length, 0x80 if  sender's port   the datagram's real
 //                                        IPv6][address text]        size (more than
 //                                        [payload]; length =        length when cut)
-//                                        payload bytes
+//                                        payload bytes (see
+//                                        MessageAddress)
 //   kDatagramError UDP socket -          -                        the error       Syscall that failed
 //
 // With framing, each kData record is one complete frame (its delimiter or header removed).
@@ -45,6 +46,16 @@ enum class EventType : int32_t {
   kServerIdle = 7,  // the endpoint's listener is closed and its last connection is gone
   kMessage = 8,     // a datagram
   kDatagramError = 9,  // a UDP socket's error (the socket stays open)
+};
+
+// A kMessage record's first byte: the sender's address text length (at most 45), or
+// kSameSender when the datagram came from the sender of the socket's previous kMessage
+// record (no text follows; JavaScript reuses that record's address, so a request-reply
+// peer's address is formatted and decoded once, not per datagram), plus kIPv6 for an IPv6
+// sender.
+enum class MessageAddress : int32_t {
+  kSameSender = 127,
+  kIPv6 = 128,
 };
 
 // Which call failed, for error events. Names as node:net and node:dgram report them.

@@ -297,6 +297,11 @@ struct DatagramSocket : Socket {
   // Slots the next batch call offers (Loop::onDatagramReady): grows while calls come back
   // full, shrinks to twice what the last one brought.
   uint8_t batchSlots = 4;
+  // The sender of the last datagram handed to JavaScript (MessageAddress::kSameSender).
+  SockAddr lastSender;
+  // The destination the last single send from JavaScript named by its text (lib/native/
+  // udp.ts sendOne names it again only when it changes; length 0: none yet).
+  SockAddr lastDestination;
   DatagramStats stats;
 };
 
@@ -406,6 +411,10 @@ class Loop {
   // Sends `count` datagrams in as few calls as the kernel allows. A datagram that fails is
   // counted and skipped; returns 0 if all left, else the first -errno (or -EBADF).
   int sendDatagrams(uint32_t id, sys::Datagram* datagrams, int count);
+  // Where a single send goes: `host` parsed (and kept as the socket's last destination),
+  // or with a null `host` that last destination again, at `port`. 0, -EINVAL for a host
+  // that is not a numeric address, -EDESTADDRREQ when none was kept, -EBADF.
+  int datagramDestination(uint32_t id, const char* host, int port, SockAddr* out);
   int closeDatagram(uint32_t id);
   // Counts datagrams that never reached the kernel (an address that did not parse).
   void countSendErrors(uint32_t id, uint32_t count);

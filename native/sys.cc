@@ -37,6 +37,11 @@ int SockAddr::port() const {
   return 0;
 }
 
+void SockAddr::setPort(int port) {
+  if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(static_cast<uint16_t>(port));
+  if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = htons(static_cast<uint16_t>(port));
+}
+
 namespace sys {
 
 // Runs `call` until it stops failing with EINTR; returns its result or -errno.

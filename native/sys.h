@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace sockengine {
 
@@ -44,6 +45,12 @@ struct SockAddr {
   sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
   int family() const { return storage.ss_family; }
   int port() const;
+  // Sets the port of an IPv4 or IPv6 address.
+  void setPort(int port);
+  // Same family, address and port (every byte the kernel wrote).
+  bool sameAs(const SockAddr& other) const {
+    return length == other.length && std::memcmp(&storage, &other.storage, length) == 0;
+  }
 };
 
 namespace sys {

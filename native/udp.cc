@@ -192,20 +192,26 @@ void Loop::answerDatagrams(DatagramSocket* socket, sys::Datagram* received, int 
 
 void Loop::deliverDatagrams(DatagramSocket* socket, sys::Datagram* received, int count) {
   for (int i = 0; i < count; i++) {
+    const SockAddr& peer = *received[i].peer;
+    // The previous datagram's sender again (a request-reply peer): no text, JavaScript
+    // reuses the address it decoded then.
+    bool same = peer.sameAs(socket->lastSender);
     char text[INET6_ADDRSTRLEN];
-    size_t addressLength = sys::formatAddress(*received[i].peer, text, sizeof(text));
+    size_t addressLength = same ? 0 : sys::formatAddress(peer, text, sizeof(text));
+    if (!same) socket->lastSender = peer;
     size_t payload = received[i].truncated ? received[i].data.iov_len : received[i].length;
     int32_t offset = static_cast<int32_t>(arena_.size());
     uint8_t* out = arena_.reserve(1 + addressLength + payload);
     // The family rides in the length byte's top bit (an address is at most 45 characters),
     // so JavaScript need not search the text for a colon.
-    bool v6 = received[i].peer->family() == AF_INET6;
-    out[0] = static_cast<uint8_t>(addressLength | (v6 ? 0x80 : 0));
+    bool v6 = peer.family() == AF_INET6;
+    int lengthByte = same ? static_cast<int>(MessageAddress::kSameSender) : static_cast<int>(addressLength);
+    out[0] = static_cast<uint8_t>(lengthByte | (v6 ? static_cast<int>(MessageAddress::kIPv6) : 0));
     std::memcpy(out + 1, text, addressLength);
     std::memcpy(out + 1 + addressLength, received[i].data.iov_base, payload);
     arena_.commit(1 + addressLength + payload);
     events_.push_back({static_cast<int32_t>(EventType::kMessage), static_cast<int32_t>(socket->id), 0, offset,
-                       static_cast<int32_t>(payload), received[i].peer->port(),
+                       static_cast<int32_t>(payload), peer.port(),
                        static_cast<int32_t>(received[i].length)});
   }
 }
@@ -231,6 +237,21 @@ int Loop::sendDatagrams(uint32_t id, sys::Datagram* datagrams, int count) {
     sent += result;
   }
   return firstError;
+}
+
+int Loop::datagramDestination(uint32_t id, const char* host, int port, SockAddr* out) {
+  auto found = datagrams_.find(id);
+  if (found == datagrams_.end()) return -EBADF;
+  SockAddr& last = found->second->lastDestination;
+  if (host == nullptr) {
+    if (last.length == 0) return -EDESTADDRREQ;
+    *out = last;
+    out->setPort(port);
+    return 0;
+  }
+  int result = sys::parseAddress(host, port, out);
+  if (result == 0) last = *out;
+  return result;
 }
 
 void Loop::countSendErrors(uint32_t id, uint32_t count) {

@@ -28,6 +28,10 @@ describe('the batch wire format', () => {
     expect(wireFormat.EngineError).toEqual(nativeEnum('EngineError'));
   });
 
+  it('marks a message\'s sender the same way', () => {
+    expect(wireFormat.MessageAddress).toEqual(nativeEnum('MessageAddress'));
+  });
+
   it('has the same record fields, in the same order', () => {
     const record = /struct EventRecord \{([^}]*)\}/.exec(header);
     const fields = [...record![1]!.matchAll(/int32_t (\w+);/g)].map(([, field]) => field);

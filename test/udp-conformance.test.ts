@@ -21,9 +21,9 @@ class Peer {
     socket.on('message', (data, rinfo) => this.received.push({ data, port: rinfo.port }));
   }
 
-  static async open(type: 'udp4' | 'udp6' = 'udp4'): Promise<Peer> {
+  static async open(type: 'udp4' | 'udp6' = 'udp4', host = type === 'udp4' ? '127.0.0.1' : '::1'): Promise<Peer> {
     const socket = dgram.createSocket(type);
-    await new Promise<void>((resolve) => socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', resolve));
+    await new Promise<void>((resolve) => socket.bind(0, host, resolve));
     return new Peer(socket);
   }
 
@@ -54,8 +54,8 @@ describe.each(backends)('%s backend, UDP', (backend) => {
     return server;
   }
 
-  async function peer(type: 'udp4' | 'udp6' = 'udp4') {
-    const p = await Peer.open(type);
+  async function peer(type: 'udp4' | 'udp6' = 'udp4', host?: string) {
+    const p = await Peer.open(type, host);
     peers.push(p);
     return p;
   }
@@ -156,6 +156,44 @@ describe.each(backends)('%s backend, UDP', (backend) => {
       await p.send('six', six.address().port, '::1');
       await waitFor(() => seen.length === hosts.length + 1, 'the IPv6 datagram');
       expect(seen.at(-1)).toEqual({ text: 'six', address: '::1', family: 'IPv6' });
+    });
+
+    it('interleaved senders each get their own address in rinfo and their own replies, now and later', async () => {
+      // The native engine names a request-reply peer's address once, not per datagram, and
+      // keeps the last destination a send named: senders that alternate, share an address
+      // (another port) or are answered late must still be told apart.
+      const seen: string[] = [];
+      const server = await serve({
+        message(socket, data, rinfo) {
+          seen.push(`${rinfo.address}:${rinfo.port} ${data}`);
+          const reply = `${data} for ${rinfo.address}:${rinfo.port}`;
+          if (data.toString().startsWith('later')) setTimeout(() => socket.send(reply, rinfo.port, rinfo.address), 30);
+          else socket.send(reply, rinfo.port, rinfo.address);
+        },
+      });
+      const port = server.address().port;
+      const a = await peer();
+      const b = await peer('udp4', '127.0.0.2');
+      const c = await peer(); // the same address as a, another port
+      const name = (p: Peer) => `${p.socket.address().address}:${p.port}`;
+      const order: Array<[Peer, string]> = [
+        [a, 'one'], [a, 'two'], [b, 'three'], [b, 'four'], [a, 'later-five'], [c, 'six'], [c, 'seven'], [a, 'eight'], [b, 'nine'],
+      ];
+      for (const [p, text] of order) {
+        await p.send(text, port);
+        // One at a time, so each is its own batch: the shapes the engine shortens.
+        await waitFor(() => seen.length > 0 && seen.at(-1)!.endsWith(text), `the server to get ${text}`);
+      }
+      expect(seen).toEqual(order.map(([p, text]) => `${name(p)} ${text}`));
+      const replies = async (p: Peer, texts: string[]) =>
+        (await p.take(texts.length)).map((data) => data.toString()).sort();
+      const expected = (p: Peer) =>
+        order.filter(([q]) => q === p).map(([, text]) => `${text} for ${name(p)}`).sort();
+      expect(await replies(a, expected(a))).toEqual(expected(a));
+      expect(await replies(b, expected(b))).toEqual(expected(b));
+      expect(await replies(c, expected(c))).toEqual(expected(c));
+      await sleep(50);
+      expect([a, b, c].map((p) => p.received.length)).toEqual([0, 0, 0]);
     });
 
     it('sendMany() sends every datagram, in order', async () => {

@@ -22,7 +22,7 @@ import {
 } from '../errors.js';
 import type { FramingSpec } from '../framing.js';
 import type { TcpHandler } from '../types.js';
-import { EngineError, EventType, Field, RECORD_FIELDS, syscallNames, wireFormat } from './events.js';
+import { EngineError, EventType, Field, MessageAddress, RECORD_FIELDS, syscallNames, wireFormat } from './events.js';
 import { stage } from './stage.js';
 import type { NativeConnection } from './tcp.js';
 import type { NativeDatagramSocket } from './udp.js';
@@ -208,11 +208,18 @@ export class NativeEngine {
         if (!socket) return;
         const offset = records[i + Field.Offset]!;
         const lengthByte = bytes[offset]!;
-        const start = offset + 1 + (lengthByte & 0x7f);
-        const address = bytes.toString('latin1', offset + 1, start);
+        const textLength = lengthByte & ~MessageAddress.IPv6;
+        // The sender of the socket's previous datagram again: its address, already decoded.
+        let start = offset + 1;
+        let address = socket.lastSender;
+        if (textLength !== MessageAddress.SameSender) {
+          start += textLength;
+          address = bytes.toString('latin1', offset + 1, start);
+        }
         const length = records[i + Field.Length]!;
         const payload = ownBytes(bytes, start, length);
-        socket.receive(payload, address, records[i + Field.Code]!, records[i + Field.Detail]!, (lengthByte & 0x80) !== 0);
+        const v6 = (lengthByte & MessageAddress.IPv6) !== 0;
+        socket.receive(payload, address, records[i + Field.Code]!, records[i + Field.Detail]!, v6);
         return;
       }
       case EventType.Open:

@@ -28,6 +28,16 @@ export const enum Field {
   Detail = 6,
 }
 
+/**
+ * A Message record's first byte (MessageAddress in events.h): the sender's address text
+ * length, or SameSender when the sender is that of the socket's previous Message record (no
+ * text follows), plus IPv6 for an IPv6 sender.
+ */
+export const enum MessageAddress {
+  SameSender = 127,
+  IPv6 = 128,
+}
+
 /** Int32s per record. */
 export const RECORD_FIELDS = 7;
 
@@ -63,6 +73,10 @@ export const wireFormat = {
     kBufferFull: EngineError.BufferFull,
     kFrameTooLong: EngineError.FrameTooLong,
     kBadFrameLength: EngineError.BadFrameLength,
+  },
+  MessageAddress: {
+    kSameSender: MessageAddress.SameSender,
+    kIPv6: MessageAddress.IPv6,
   },
   recordFields: RECORD_FIELDS,
   fieldOrder: ['type', 'id', 'endpoint', 'offset', 'length', 'code', 'detail'],

@@ -20,7 +20,10 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
   /** Set while the engine holds this socket for the flush at the end of the batch. */
   flushQueued = false;
   // The address the last datagram came from: numeric, so a reply to it needs no check.
-  private lastPeer = '';
+  /** The sender of the last datagram received: a Message record may name it again (MessageAddress.SameSender). */
+  lastSender = '';
+  /** The host the engine kept from the last single send that named one (Loop::datagramDestination). */
+  private sentTo: string | undefined;
 
   constructor(engine: NativeEngine, id: number, handler: UdpHandler<State>, local: BoundAddress, connected: boolean) {
     super(handler, connected);
@@ -43,7 +46,7 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
    * datagram that came alone) goes to the kernel at once, as flush() would send it.
    */
   protected override transmitOne(datagram: OutgoingDatagram): void {
-    const numeric = this.connected || datagram.address === this.lastPeer || isIP(datagram.address) !== 0;
+    const numeric = this.connected || datagram.address === this.lastSender || isIP(datagram.address) !== 0;
     if (!numeric || this.outBytes.length > 0 || this.engine.inBatch) {
       this.transmit([datagram]);
       return;
@@ -56,7 +59,7 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
 
   protected transmit(datagrams: OutgoingDatagram[]): void {
     for (const datagram of datagrams) {
-      if (!this.connected && datagram.address !== this.lastPeer && isIP(datagram.address) === 0) {
+      if (!this.connected && datagram.address !== this.lastSender && isIP(datagram.address) === 0) {
         void this.sendResolved(datagram);
         continue;
       }
@@ -69,14 +72,24 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
     else this.flush(true);
   }
 
-  /** One datagram in one call: a small one from the stage, by length. */
+  /**
+   * One datagram in one call: a small one from the stage, by length; to the host of the
+   * previous send without naming it again, so the engine need not decode it.
+   */
   private sendOne(bytes: Uint8Array, port: number, address: string): number {
     const binding = this.engine.binding;
-    if (bytes.length <= STAGED_MAX) {
-      const length = stageBytes(bytes);
-      return this.connected ? binding.sendDatagramStaged(this.id, length) : binding.sendDatagramStaged(this.id, length, port, address);
+    const staged = bytes.length <= STAGED_MAX;
+    const length = staged ? stageBytes(bytes) : 0;
+    if (this.connected) return staged ? binding.sendDatagramStaged(this.id, length) : binding.sendDatagram(this.id, bytes);
+    let result: number;
+    if (address === this.sentTo) {
+      result = staged ? binding.sendDatagramStaged(this.id, length, port) : binding.sendDatagram(this.id, bytes, port);
+    } else {
+      result = staged ? binding.sendDatagramStaged(this.id, length, port, address) : binding.sendDatagram(this.id, bytes, port, address);
     }
-    return this.connected ? binding.sendDatagram(this.id, bytes) : binding.sendDatagram(this.id, bytes, port, address);
+    // Kept in step with the engine: after any failure, the next send names its host.
+    this.sentTo = result >= 0 ? address : undefined;
+    return result;
   }
 
   /** Sends what is queued in one call; `later` reports errors on the next tick. */
@@ -113,7 +126,7 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
   }
 
   receive(data: Buffer, address: string, port: number, size: number, v6: boolean): void {
-    this.lastPeer = address;
+    this.lastSender = address;
     this.deliverMessage(data, {
       address,
       port,

@@ -375,7 +375,7 @@ Napi::Value sendDatagrams(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, firstError);
 }
 
-// sendDatagram(id, Uint8Array, port, host) or (id, Uint8Array) on a connected socket -> 0 or
+// sendDatagram(id, Uint8Array, port[, host]) or (id, Uint8Array) on a connected socket -> 0 or
 // -errno: the one-datagram case of sendDatagrams without building three arrays.
 template <BytesArgument Argument>
 Napi::Value sendDatagram(const Napi::CallbackInfo& info) {
@@ -387,13 +387,18 @@ Napi::Value sendDatagram(const Napi::CallbackInfo& info) {
   datagram.data.iov_base = const_cast<uint8_t*>(bytes.data);
   datagram.data.iov_len = bytes.length;
   SockAddr destination;
-  if (info.Length() >= 4) {
+  if (info.Length() >= 3) {
+    // A port and no host: the host of this socket's previous single send that named one
+    // (Loop::datagramDestination).
+    bool named = info.Length() >= 4;
     char host[INET6_ADDRSTRLEN];
     size_t length = 0;
-    napi_get_value_string_utf8(info.Env(), info[3], host, sizeof(host), &length);
-    if (sys::parseAddress(host, info[2].As<Napi::Number>().Int32Value(), &destination) < 0) {
+    if (named) napi_get_value_string_utf8(info.Env(), info[3], host, sizeof(host), &length);
+    int status = engine->loop().datagramDestination(id, named ? host : nullptr, info[2].As<Napi::Number>().Int32Value(),
+                                                    &destination);
+    if (status < 0) {
       engine->loop().countSendErrors(id, 1);
-      return Napi::Number::New(info.Env(), -EINVAL);
+      return Napi::Number::New(info.Env(), status);
     }
     datagram.peer = &destination;
   }

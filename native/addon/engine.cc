@@ -308,18 +308,21 @@ uint8_t* Engine::newChunk(size_t length, int32_t* number) {
   return data;
 }
 
-// The batch's bytes, copied into one Buffer made once and remade only when a batch
-// outgrows it (or, after an outsized one, made small again), as the records' view is:
-// JavaScript copies each record's bytes out of it during the call (lib/native/engine.ts
-// ownBytes), so nothing keeps it past the call. A Buffer per batch (napi_create_buffer)
-// cost a malloc and V8's SetPrototype walk per crossing: 5-7% of the server's CPU at one
-// datagram in flight (docs/design.md section 15).
+// Reading the stage's memory (napi_get_typedarray_info) moves a typed array of 64 bytes or
+// less out of V8's heap for good, so the pointer kept here stays valid while the
+// reference keeps the Buffer alive.
 void Engine::setStage(Napi::Uint8Array stage) {
   stage_ = Napi::Persistent(static_cast<Napi::Value>(stage));
   stageData_ = stage.Data();
   stageLength_ = stage.ByteLength();
 }
 
+// The batch's bytes, copied into one Buffer made once and remade only when a batch
+// outgrows it (or, after an outsized one, made small again), as the records' view is:
+// JavaScript copies each record's bytes out of it during the call (lib/native/engine.ts
+// ownBytes), so nothing keeps it past the call. A Buffer per batch (napi_create_buffer)
+// cost a malloc and V8's SetPrototype walk per crossing: 5-7% of the server's CPU at one
+// datagram in flight (docs/design.md section 15).
 bool Engine::handOverBytes(napi_value* bytes) {
   const ByteBuffer& arena = loop_.arena();
   size_t size = arena.size();
