@@ -150,6 +150,20 @@ export interface LoadFailure {
   error: string;
 }
 
+/**
+ * Every function the JavaScript side calls on the addon. A binary built from older sources
+ * (a build/Release left from before an update, say) lacks the newest ones: it is refused when
+ * loaded, with their names, instead of failing at its first use. test/hardening.test.ts
+ * checks this list against the addon's exports.
+ */
+export const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
+  'setBatchCallback', 'listen', 'closeListener', 'peerAddress', 'endpointConnections', 'endpointStats',
+  'closeEndpointConnections', 'connect', 'write', 'writeStaged', 'sendFrame', 'sendFrameStaged', 'setStage', 'end',
+  'bufferedBytes', 'destroy', 'pause', 'resume', 'stats', 'bindDatagram', 'connectDatagram', 'sendDatagrams',
+  'sendDatagram', 'sendDatagramStaged', 'closeDatagram', 'datagramStats', 'disableBatchedDatagrams', 'listenThreads',
+  'loopThreadStats', 'closeLoopThreads', 'closeLoopThreadConnections', 'releaseLoopThreads',
+];
+
 let loaded: { binding: NativeBinding; path: string } | LoadFailure | undefined;
 
 /** The platform as prebuilds/ names it, with the C library on Linux (glibc or musl). */
@@ -176,7 +190,13 @@ export function loadBinding(): { binding: NativeBinding; path: string } | LoadFa
       // one by one), so optimized code cannot inline a load from it: every binding.write()
       // was a generic LoadIC. A copy made by spread has fast properties (docs/design.md
       // section 15, "Reaching the addon and Buffer without a lookup").
-      loaded = { binding: { ...(require(path) as NativeBinding) }, path };
+      const binding = { ...(require(path) as NativeBinding) };
+      const missing = BINDING_FUNCTIONS.filter((name) => typeof binding[name] !== 'function');
+      if (missing.length > 0) {
+        tried.push(`${path} (built from older sources: no ${missing.join(', ')}; rebuild it with npx sockengine build)`);
+        return false;
+      }
+      loaded = { binding, path };
       return true;
     } catch (error) {
       tried.push(`${path} (${(error as Error).message.split('\n')[0]})`);

@@ -300,7 +300,8 @@ struct DatagramSocket : Socket {
   // The sender of the last datagram handed to JavaScript (MessageAddress::kSameSender).
   SockAddr lastSender;
   // The destination the last single send from JavaScript named by its text (lib/native/
-  // udp.ts sendOne names it again only when it changes; length 0: none yet).
+  // udp.ts sendOne names it again when it changes or after any failed send; length 0:
+  // none yet).
   SockAddr lastDestination;
   DatagramStats stats;
 };
@@ -416,7 +417,8 @@ class Loop {
   // that is not a numeric address, -EDESTADDRREQ when none was kept, -EBADF.
   int datagramDestination(uint32_t id, const char* host, int port, SockAddr* out);
   int closeDatagram(uint32_t id);
-  // Counts datagrams that never reached the kernel (an address that did not parse).
+  // Counts datagrams that never reached the kernel (an address that did not parse, or no
+  // kept destination).
   void countSendErrors(uint32_t id, uint32_t count);
   // Null for an unknown id.
   const DatagramStats* datagramStats(uint32_t id);

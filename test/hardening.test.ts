@@ -4,11 +4,12 @@
  * Each scenario runs against both backends over real loopback sockets.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadBinding } from '../lib/binding.js';
+import { BINDING_FUNCTIONS, loadBinding } from '../lib/binding.js';
 import { connect, listen, type Connection, type Server, type TcpHandler } from '../lib/index.js';
 import { backends, exited, openFds, RawClient, root, sleep, startCli, waitFor } from './helpers.js';
 
@@ -472,5 +473,32 @@ describe('the product addon', () => {
     const exports = Object.keys(loaded.binding);
     expect(exports).not.toContain('measureThreadHop');
     expect(exports).not.toContain('noop');
+  });
+
+  it('a binary built from older sources is refused when loaded, naming what it lacks', () => {
+    // The real addon without its newest function stands in for a build/Release left from
+    // before an update.
+    const dir = mkdtempSync(join(tmpdir(), 'sockengine-stale-'));
+    const stale = join(dir, 'stale.cjs');
+    const real = loadBinding();
+    if ('error' in real) throw new Error(real.error);
+    const addon = real.path;
+    writeFileSync(stale, `const { setStage, ...rest } = require(${JSON.stringify(addon)}); module.exports = rest;\n`);
+    try {
+      const script = `import(${JSON.stringify(join(root, 'dist', 'binding.js'))}).then((m) => console.log(JSON.stringify(m.loadBinding())))`;
+      const out = execFileSync(process.execPath, ['-e', script], { env: { ...process.env, SOCKENGINE_ADDON: stale }, encoding: 'utf8' });
+      const result = JSON.parse(out) as { reason?: string; error?: string; binding?: unknown };
+      expect(result.binding).toBeUndefined();
+      expect(result.reason).toBe('SOCKENGINE_ADDON does not load');
+      expect(result.error).toContain('built from older sources: no setStage; rebuild it with npx sockengine build');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exports exactly the functions lib/binding.ts checks for when it loads a binary', () => {
+    const loaded = loadBinding();
+    if ('error' in loaded) throw new Error(loaded.error);
+    expect(Object.keys(loaded.binding).sort()).toEqual([...BINDING_FUNCTIONS].sort());
   });
 });

@@ -159,6 +159,7 @@ export class NativeEngine {
   }
 
   private onBatch(records: Int32Array, bytes: Buffer, count: number, chunks: Buffer[] | undefined): void {
+    viewBatchBytes(bytes);
     this.dispatching = true;
     this.gathering = count > RECORD_FIELDS;
     // Handlers' own exceptions are caught where they are called (the connection's failure
@@ -199,7 +200,7 @@ export class NativeEngine {
       case EventType.Data: {
         const offset = records[i + Field.Offset]!;
         // A large read or frame arrives in a Buffer of its own (Engine::handOverChunks).
-        const chunk = offset < 0 ? chunks![-offset - 1]! : ownBytes(bytes, offset, records[i + Field.Length]!);
+        const chunk = offset < 0 ? chunks![-offset - 1]! : ownBytes(offset, records[i + Field.Length]!);
         this.connection(id, endpoint, 'data')?.receive(chunk);
         return;
       }
@@ -217,7 +218,7 @@ export class NativeEngine {
           address = bytes.toString('latin1', offset + 1, start);
         }
         const length = records[i + Field.Length]!;
-        const payload = ownBytes(bytes, start, length);
+        const payload = ownBytes(start, length);
         const v6 = (lengthByte & MessageAddress.IPv6) !== 0;
         socket.receive(payload, address, records[i + Field.Code]!, records[i + Field.Detail]!, v6);
         return;
@@ -342,12 +343,20 @@ function engineErrorName(code: number): string {
 // The chunk's copy. In optimized code Buffer.prototype.copy cost three generic property
 // lookups (LoadIC calls) and a view per call, and `copy.set(view.subarray())` still two:
 // a typed array's methods are reached here only through a lookup. So: a plain Uint8Array
-// over the batch's Buffer, made once per Buffer, and the typed array functions called
-// directly (docs/design.md section 15, "Reaching the addon and Buffer without a lookup").
+// over the batch's Buffer, made again only when the engine hands over another Buffer, and
+// the typed array functions called directly (docs/design.md section 15, "Reaching the addon
+// and Buffer without a lookup").
 const setBytes = Uint8Array.prototype.set;
 const subarray = Uint8Array.prototype.subarray;
 let batchBytes: Buffer | undefined;
 let batchView: Uint8Array = new Uint8Array(0);
+
+/** Points the chunks' copies at this batch's bytes (and lets a Buffer the engine replaced go). */
+function viewBatchBytes(bytes: Buffer): void {
+  if (bytes === batchBytes) return;
+  batchBytes = bytes;
+  batchView = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
 /**
  * A record's bytes as a Buffer of their own. The batch's bytes arrive in one Buffer that
@@ -355,11 +364,7 @@ let batchView: Uint8Array = new Uint8Array(0);
  * copy, in memory of its own as node:net's chunks are (docs/design.md, "Chunk lifetime"):
  * `Buffer.allocUnsafeSlow`, never the shared 8 KiB pool, which a kept chunk would pin.
  */
-function ownBytes(bytes: Buffer, offset: number, length: number): Buffer {
-  if (bytes !== batchBytes) {
-    batchBytes = bytes;
-    batchView = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
+function ownBytes(offset: number, length: number): Buffer {
   const copy = Buffer.allocUnsafeSlow(length);
   setBytes.call(copy, subarray.call(batchView, offset, offset + length));
   return copy;

@@ -19,8 +19,10 @@ export class NativeDatagramSocket<State = unknown> extends BaseDatagramSocket<St
   private outHosts: string[] = [];
   /** Set while the engine holds this socket for the flush at the end of the batch. */
   flushQueued = false;
-  // The address the last datagram came from: numeric, so a reply to it needs no check.
-  /** The sender of the last datagram received: a Message record may name it again (MessageAddress.SameSender). */
+  /**
+   * The sender of the last datagram received: numeric, so a reply to it needs no check, and
+   * a Message record may name it again (MessageAddress.SameSender).
+   */
   lastSender = '';
   /** The host the engine kept from the last single send that named one (Loop::datagramDestination). */
   private sentTo: string | undefined;

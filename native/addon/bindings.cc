@@ -1,7 +1,8 @@
 // The addon's exports: argument parsing for each call JavaScript makes into the engine
 // (lib/binding.ts lists them with their types). Options arrive validated by lib/; errors go
 // back as negative errno numbers, which lib/errors.ts turns into Error objects with code,
-// errno and syscall, so this file never builds error messages.
+// errno and syscall, so this file builds no error messages, except the RangeError of a
+// staged length beyond the stage, which only a mistake inside lib/ can cause.
 #include <napi.h>
 
 #include <cerrno>
@@ -391,9 +392,11 @@ Napi::Value sendDatagram(const Napi::CallbackInfo& info) {
     // A port and no host: the host of this socket's previous single send that named one
     // (Loop::datagramDestination).
     bool named = info.Length() >= 4;
-    char host[INET6_ADDRSTRLEN];
-    size_t length = 0;
-    if (named) napi_get_value_string_utf8(info.Env(), info[3], host, sizeof(host), &length);
+    char host[INET6_ADDRSTRLEN] = "";
+    if (named && napi_get_value_string_utf8(info.Env(), info[3], host, sizeof(host), nullptr) != napi_ok) {
+      engine->loop().countSendErrors(id, 1);
+      return Napi::Number::New(info.Env(), -EINVAL);
+    }
     int status = engine->loop().datagramDestination(id, named ? host : nullptr, info[2].As<Napi::Number>().Int32Value(),
                                                     &destination);
     if (status < 0) {

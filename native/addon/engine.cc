@@ -320,7 +320,8 @@ void Engine::setStage(Napi::Uint8Array stage) {
 // The batch's bytes, copied into one Buffer made once and remade only when a batch
 // outgrows it (or, after an outsized one, made small again), as the records' view is:
 // JavaScript copies each record's bytes out of it during the call (lib/native/engine.ts
-// ownBytes), so nothing keeps it past the call. A Buffer per batch (napi_create_buffer)
+// ownBytes; viewBatchBytes keeps a view of it until a batch brings another Buffer), so
+// nothing reads it past the call. A Buffer per batch (napi_create_buffer)
 // cost a malloc and V8's SetPrototype walk per crossing: 5-7% of the server's CPU at one
 // datagram in flight (docs/design.md section 15).
 bool Engine::handOverBytes(napi_value* bytes) {

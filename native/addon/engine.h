@@ -26,8 +26,8 @@ class Engine {
   // The Buffer JavaScript copies small writes into (lib/native/stage.ts): the *Staged
   // bindings take their bytes from it by length, so no typed array crosses per call.
   void setStage(Napi::Uint8Array stage);
-  // The stage's first `length` bytes, or nullptr when no stage holds that many.
-  const uint8_t* staged(size_t length) const { return length <= stageLength_ ? stageData_ : nullptr; }
+  // The stage's first `length` bytes, or nullptr when there is no stage or it is shorter.
+  const uint8_t* staged(size_t length) const { return stageData_ != nullptr && length <= stageLength_ ? stageData_ : nullptr; }
   // Keeps the process alive exactly while the engine has sockets open or events to deliver,
   // like a node:net server or socket.
   void syncRef();
