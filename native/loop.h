@@ -294,9 +294,12 @@ struct DatagramSocket : Socket {
   size_t maxDatagramSize = 0;
   // Read for JavaScript in the batch being handled: read again once it has been answered.
   bool rereadWanted = false;
-  // Slots the next batch call offers (Loop::onDatagramReady): grows while calls come back
-  // full, shrinks to twice what the last one brought.
-  uint8_t batchSlots = 4;
+  // Slots the next receive call offers (Loop::onDatagramReady): one while the socket brings
+  // one datagram at a time (then the call is a plain recvmsg), doubled when two calls in a
+  // row come back full, otherwise twice what the last one brought.
+  uint8_t batchSlots = 1;
+  // The last receive call filled every slot it offered.
+  bool lastCallFull = false;
   // The sender of the last datagram handed to JavaScript (MessageAddress::kSameSender).
   SockAddr lastSender;
   // The destination the last single send from JavaScript named by its text (lib/native/

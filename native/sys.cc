@@ -232,6 +232,7 @@ static int sendOne(int fd, const Datagram* datagram) {
 
 int receiveDatagrams(int fd, Datagram* datagrams, int count) {
   if (count > kMaxDatagramBatch) count = kMaxDatagramBatch;
+  if (count == 1) return receiveOne(fd, datagrams);
   if (batchedDatagrams) {
     mmsghdr messages[kMaxDatagramBatch];
     for (int i = 0; i < count; i++) {
@@ -264,6 +265,7 @@ int receiveDatagrams(int fd, Datagram* datagrams, int count) {
 
 int sendDatagrams(int fd, const Datagram* datagrams, int count) {
   if (count > kMaxDatagramBatch) count = kMaxDatagramBatch;
+  if (count == 1) return sendOne(fd, datagrams);
   if (batchedDatagrams) {
     mmsghdr messages[kMaxDatagramBatch];
     for (int i = 0; i < count; i++) {

@@ -106,10 +106,12 @@ struct Datagram {
   size_t length;      // receive: the datagram's real length (more than data.iov_len if cut)
   bool truncated;     // receive: MSG_TRUNC, the datagram did not fit
 };
-// Receives up to `count` datagrams in one call (recvmmsg on Linux; one recvfrom per
-// datagram where it is missing). Returns how many, or -errno if none.
+// Receives up to `count` datagrams in one call (recvmmsg on Linux; recvmsg for a count of
+// one, and one recvmsg per datagram where recvmmsg is missing). Returns how many, or -errno
+// if none.
 int receiveDatagrams(int fd, Datagram* datagrams, int count);
-// Sends up to `count` datagrams in one call (sendmmsg, or sendto each). Returns how many
+// Sends up to `count` datagrams in one call (sendmmsg; sendmsg for one, or where sendmmsg
+// is missing, sendmsg each). Returns how many
 // left before the first failure, or -errno when the first one failed.
 int sendDatagrams(int fd, const Datagram* datagrams, int count);
 // Forces the one-datagram-per-call fallback (tests and benchmarks compare the two).

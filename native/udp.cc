@@ -12,10 +12,21 @@ namespace sockengine {
 // Batch calls per socket per wake-up while each one comes back full. Level-triggered
 // polling reports the rest next time, so one busy socket cannot starve the others.
 static constexpr int kDatagramCallsPerWakeup = 4;
-// Slots offered to a batch call: twice what the socket's last call brought, at least this
-// many and at most sys::kMaxDatagramBatch. A call costs setting up every slot it offers, so
-// a socket with one datagram at a time should not be offered 64 (docs/design.md section 15).
+// Slots offered to a receive call. A call costs setting up every slot it offers, and
+// recvmmsg tries once more after the last datagram it finds, so a socket with one datagram
+// at a time is offered one slot and read with recvmsg; a call that brought some but not
+// all is followed by one with twice that many, at least this many; two full calls in a row
+// double the offer, up to sys::kMaxDatagramBatch (docs/design.md section 15).
 static constexpr int kFewestDatagramSlots = 4;
+
+static uint8_t nextOffer(DatagramSocket* socket, int offered, int count) {
+  bool full = count == offered;
+  int next;
+  if (!full) next = count <= 1 ? 1 : std::max(2 * count, kFewestDatagramSlots);
+  else next = socket->lastCallFull ? 2 * offered : offered;
+  socket->lastCallFull = full;
+  return static_cast<uint8_t>(std::min(next, sys::kMaxDatagramBatch));
+}
 // Receive room per slot: the largest UDP payload (65,507 over IPv4, 65,527 over IPv6) fits.
 static constexpr size_t kDatagramSlotSize = 64 * 1024;
 
@@ -108,9 +119,10 @@ void Loop::onDatagramReady(DatagramSocket* socket) {
       if (count != -EAGAIN && !socket->builtin) {
         push(EventType::kDatagramError, socket->id, 0, count, static_cast<int32_t>(Syscall::kRecvmsg));
       }
+      socket->lastCallFull = false;
       return;
     }
-    socket->batchSlots = static_cast<uint8_t>(std::min(std::max(2 * count, kFewestDatagramSlots), sys::kMaxDatagramBatch));
+    socket->batchSlots = nextOffer(socket, offered, count);
     for (int i = 0; i < count; i++) {
       socket->stats.datagramsIn++;
       socket->stats.bytesIn += received[i].length;
@@ -128,8 +140,10 @@ void Loop::onDatagramReady(DatagramSocket* socket) {
     // A built-in has answered already, so its peer's next datagram may be here by now: read
     // again (until EAGAIN or the call budget), as the C reference does, and save a trip
     // through both polls. A JavaScript handler answers after the batch (readDatagramsAgain
-    // reads again then), so for it a short read means the socket is drained for now.
-    if (count < offered && !socket->builtin) return;
+    // reads again then), so for it a short read means the socket is drained for now, and
+    // so does one datagram from a one-slot read (the read after the batch finds any more,
+    // and a second full one there makes the offer grow).
+    if (!socket->builtin && (count < offered || offered == 1)) return;
   }
 }
 

@@ -258,15 +258,20 @@ export class LinePeer {
 export const hasStrace = spawnSync('strace', ['-V']).status === 0;
 
 /**
- * Runs the server `fixture` (a script that prints `ready PORT PID`) under strace, tracing
+ * Runs the server `fixture` (a script that prints `ready PORT PID`; `args` follow it) under strace, tracing
  * `calls` (strace's `trace=` list) in all its threads, and hands its port to `use`. The
  * server itself is then stopped with SIGTERM, so strace ends with it and writes the trace
  * out; resolves the trace's lines (`PID call(args) = result`).
  */
-export async function traceServer(fixture: string, calls: string, use: (port: number) => Promise<void>): Promise<string[]> {
+export async function traceServer(
+  fixture: string,
+  calls: string,
+  use: (port: number) => Promise<void>,
+  args: string[] = [],
+): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'sockengine-strace-'));
   const trace = join(dir, 'trace');
-  const child = spawn('strace', ['-f', '-qq', '-e', `trace=${calls}`, '-o', trace, process.execPath, join(root, fixture)], {
+  const child = spawn('strace', ['-f', '-qq', '-e', `trace=${calls}`, '-o', trace, process.execPath, join(root, fixture), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
