@@ -23,6 +23,9 @@ export interface EngineConnectionSettings {
   path?: Uint8Array;
 }
 
+/** binding.end(): the connection closed at once (native/loop.h Loop::kClosedNow). */
+export const CLOSED_NOW = 1;
+
 /** The addon's exports (native/addon/bindings.cc). */
 export interface NativeBinding {
   /**
@@ -63,6 +66,7 @@ export interface NativeBinding {
   /** sendFrame() of the stage's first `length` bytes. */
   sendFrameStaged(id: number, length: number): number;
   bufferedBytes(id: number): number;
+  /** 0, -errno, or CLOSED_NOW: the peer had ended and nothing was queued, so the connection is closed and no close record follows. */
   end(id: number): number;
   destroy(id: number): number;
   pause(id: number): number;

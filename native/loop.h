@@ -435,6 +435,10 @@ class Loop {
   // One frame around `data` with the connection's framing (its header or trailer added
   // here), or -EMSGSIZE when the payload cannot be one (lib/framing.ts checks first).
   int64_t sendFrame(uint32_t id, const uint8_t* data, size_t length);
+  // Ends our side once what is queued has left: 0, -errno, or kClosedNow when the peer had
+  // ended already and nothing was queued, so the connection is closed and no close record
+  // follows (the caller reports the close).
+  static constexpr int kClosedNow = 1;
   int end(uint32_t id);
   // Bytes queued (or corked) for the connection, or -EBADF.
   int bufferedBytes(uint32_t id);

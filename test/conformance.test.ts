@@ -194,6 +194,77 @@ describe.each(backends)('%s backend', (backend) => {
       expect(events).toEqual(['end', 'close']);
     });
 
+    // Ending our side after the peer's end, with nothing queued, closes the connection at
+    // once (native: binding.end answers CLOSED_NOW and no close record follows); each way
+    // there, the handler hears end and close once each, in that order, after its replies.
+    it('data and the peer end in one read: the reply leaves, then end and close, once each', async () => {
+      const events: string[] = [];
+      const server = await serve({
+        data(connection, chunk) {
+          events.push(`data:${chunk}`);
+          connection.write(chunk.toString().toUpperCase());
+        },
+        end: () => events.push('end'),
+        close: (_connection, error) => events.push(`close:${error ?? 'none'}`),
+      });
+      for (let round = 0; round < 20; round++) {
+        const raw = await client(server);
+        raw.socket.end(`bye${round}`);
+        await raw.waitClosed();
+        expect(raw.received.toString()).toBe(`BYE${round}`);
+      }
+      await waitFor(() => events.length === 60, `60 events (got ${events.length})`);
+      expect(events).toEqual(Array.from({ length: 20 }, (_, i) => [`data:bye${i}`, 'end', 'close:none']).flat());
+      await waitFor(() => server.connections === 0, 'no connections left');
+    });
+
+    it('end() in data() after the peer ended in the same read: end() still runs, close follows once', async () => {
+      const events: string[] = [];
+      const server = await serve({
+        data(connection, chunk) {
+          events.push('data');
+          connection.write(chunk);
+          connection.end();
+          events.push(`ending:${connection.closed}`);
+        },
+        end: () => events.push('end'),
+        close: () => events.push('close'),
+      });
+      const raw = await client(server);
+      raw.socket.end('last');
+      await raw.waitClosed();
+      expect(raw.received.toString()).toBe('last');
+      await waitFor(() => events.includes('close'), 'close');
+      await sleep(50);
+      expect(events).toEqual(['data', 'ending:false', 'end', 'close']);
+    });
+
+    it('with allowHalfOpen, end() from a timer after the peer ended closes: close once, after end', async () => {
+      const events: string[] = [];
+      const server = await serve(
+        {
+          end(connection) {
+            events.push('end');
+            setTimeout(() => {
+              connection.end();
+              events.push(`ended, closed:${connection.closed}`);
+              expect(connection.write('too late')).toBe(false);
+            }, 30);
+          },
+          close: (_connection, error) => events.push(`close:${error ?? 'none'}`),
+        },
+        { allowHalfOpen: true },
+      );
+      const raw = await client(server);
+      raw.socket.end();
+      await raw.waitClosed();
+      await waitFor(() => events.length === 3, `3 events (got ${events.join()})`);
+      await sleep(50);
+      expect(events).toEqual(['end', 'ended, closed:false', 'close:none']);
+      expect(raw.received.length).toBe(0);
+      await waitFor(() => server.connections === 0, 'no connections left');
+    });
+
     it('a paused connection hears the peer end only after resume()', async () => {
       const events: string[] = [];
       let conn: Connection | undefined;

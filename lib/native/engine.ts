@@ -10,7 +10,7 @@
  *   so later records of that same batch (the close of its last connections) still find it.
  */
 import { Buffer } from 'node:buffer';
-import type { NativeBinding } from '../binding.js';
+import { CLOSED_NOW, type NativeBinding } from '../binding.js';
 import { debugEnabled, debugLog } from '../debug.js';
 import {
   BufferFullError,
@@ -106,6 +106,8 @@ export class NativeEngine {
   /** Endpoints to remove once the batch being handled is done. */
   private endedEndpoints: number[] = [];
   private toFlush: NativeDatagramSocket[] = [];
+  /** Connections closed by end() while this batch is handled: their close comes after it. */
+  private closedInBatch: NativeConnection[] = [];
 
   constructor(binding: NativeBinding) {
     this.binding = binding;
@@ -134,6 +136,17 @@ export class NativeEngine {
 
   addPendingClient(id: number, pending: PendingClient): void {
     this.pendingClients.set(id, pending);
+  }
+
+  /**
+   * JavaScript ended a connection whose peer had ended, with nothing queued, and the engine
+   * closed it then (binding.end answered CLOSED_NOW): no close record follows, so its close
+   * is delivered here, after the rest of the batch being handled.
+   */
+  closedByEnd(connection: NativeConnection): void {
+    if (debugEnabled) logClosedByEnd(connection.id);
+    if (this.dispatching) this.closedInBatch.push(connection);
+    else process.nextTick(deliverClosedByEnd, this.connections, connection);
   }
 
   /** A connection was destroyed: nothing more is delivered to it, and its id is free. */
@@ -172,6 +185,17 @@ export class NativeEngine {
       }
     }
     this.dispatching = false;
+    if (this.closedInBatch.length > 0) {
+      const closed = this.closedInBatch;
+      this.closedInBatch = [];
+      for (const connection of closed) {
+        try {
+          deliverClosedByEnd(this.connections, connection);
+        } catch (error) {
+          reportUncaught(error);
+        }
+      }
+    }
     // Set.clear() allocates a new table even when the set is empty: skip it then.
     if (this.destroyedInBatch.size > 0) this.destroyedInBatch.clear();
     if (this.endedEndpoints.length > 0) {
@@ -233,7 +257,13 @@ export class NativeEngine {
         // The engine waits for JavaScript to end its side (after the handler's end()).
         const connection = this.connection(id, endpoint, 'end');
         if (connection) connection.receiveEnd();
-        else if (!this.destroyedInBatch.has(id)) this.binding.end(id);
+        else if (!this.destroyedInBatch.has(id) && this.binding.end(id) === CLOSED_NOW) {
+          // No close record follows: a handler with close() but no end() hears it now.
+          if (debugEnabled) logClosedByEnd(id);
+          const closing = this.connection(id, endpoint, 'close');
+          this.connections.delete(id);
+          closing?.receiveClose();
+        }
         return;
       }
       case EventType.Error:
@@ -368,6 +398,15 @@ function ownBytes(offset: number, length: number): Buffer {
   const copy = Buffer.allocUnsafeSlow(length);
   setBytes.call(copy, subarray.call(batchView, offset, offset + length));
   return copy;
+}
+
+function logClosedByEnd(id: number): void {
+  debugLog(`native: connection ${id} closed (both sides ended, nothing left to send)`);
+}
+
+function deliverClosedByEnd(connections: ConnectionSlots, connection: NativeConnection): void {
+  if (connections.get(connection.id) === connection) connections.delete(connection.id);
+  connection.receiveClose();
 }
 
 let engine: NativeEngine | undefined;

@@ -15,6 +15,7 @@ import type {
   TcpHandler,
 } from '../types.js';
 import { checkCloseOptions, toBytes } from '../validate.js';
+import { CLOSED_NOW } from '../binding.js';
 import { errorFromRecord, isFramingFailure, type NativeEngine } from './engine.js';
 import { STAGED_MAX, stageBytes } from './stage.js';
 
@@ -162,7 +163,10 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
   end(): void {
     if (this.gone || this.ending) return;
     this.ending = true;
-    this.engine.binding.end(this.id);
+    if (this.engine.binding.end(this.id) === CLOSED_NOW) {
+      this.gone = true;
+      this.engine.closedByEnd(this);
+    }
   }
 
   protected abort(error?: Error): void {
