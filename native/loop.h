@@ -294,12 +294,10 @@ struct DatagramSocket : Socket {
   size_t maxDatagramSize = 0;
   // Read for JavaScript in the batch being handled: read again once it has been answered.
   bool rereadWanted = false;
-  // Slots the next receive call offers (Loop::onDatagramReady): one while the socket brings
-  // one datagram at a time (then the call is a plain recvmsg), doubled when two calls in a
-  // row come back full, otherwise twice what the last one brought.
+  // Slots the next receive call offers (Loop::onDatagramReady, nextOffer in udp.cc).
   uint8_t batchSlots = 1;
-  // The last receive call filled every slot it offered.
-  bool lastCallFull = false;
+  // Receive calls in a row, since the last short one or EAGAIN, that filled every slot.
+  uint8_t fullCalls = 0;
   // The sender of the last datagram handed to JavaScript (MessageAddress::kSameSender).
   SockAddr lastSender;
   // The destination the last single send from JavaScript named by its text (lib/native/
@@ -436,10 +434,12 @@ class Loop {
   // here), or -EMSGSIZE when the payload cannot be one (lib/framing.ts checks first).
   int64_t sendFrame(uint32_t id, const uint8_t* data, size_t length);
   // Ends our side once what is queued has left: 0, -errno, or kClosedNow when the peer had
-  // ended already and nothing was queued, so the connection is closed and no close record
-  // follows (the caller reports the close).
+  // ended already and nothing was queued (no bytes, no records for the next batch), so the
+  // connection is closed and no close record follows (the caller reports the close).
   static constexpr int kClosedNow = 1;
   int end(uint32_t id);
+  // Whether a record about connection `id` waits for the next batch.
+  bool hasQueuedEvents(uint32_t id) const;
   // Bytes queued (or corked) for the connection, or -EBADF.
   int bufferedBytes(uint32_t id);
   // Closes at once, dropping queued bytes; no events follow.

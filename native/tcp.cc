@@ -995,6 +995,13 @@ void Loop::uncork() {
   corked_.clear();
 }
 
+bool Loop::hasQueuedEvents(uint32_t id) const {
+  for (const EventRecord& event : events_) {
+    if (event.id == static_cast<int32_t>(id)) return true;
+  }
+  return false;
+}
+
 int Loop::end(uint32_t id) {
   Connection* connection = find(id);
   if (connection == nullptr) return -EBADF;
@@ -1002,8 +1009,10 @@ int Loop::end(uint32_t id) {
   if (connection->connecting) return 0;
   // The peer is done and nothing is left to send: the connection closes now, and the caller
   // (JavaScript, which asked) reports the close itself, sparing a crossing per connection
-  // for a close record (docs/design.md section 15, "Connection churn").
-  if (connection->peerEnded && !connection->hasPending()) {
+  // for a close record (docs/design.md section 15, "Connection churn"). Not while records
+  // of it wait for the next batch (its end, read before other JavaScript in the same turn
+  // called end()): its close must follow them, as a record.
+  if (connection->peerEnded && !connection->hasPending() && !hasQueuedEvents(connection->id)) {
     closeConnection(connection, 0, Syscall::kNone, false);
     return kClosedNow;
   }

@@ -13,20 +13,29 @@ namespace sockengine {
 // polling reports the rest next time, so one busy socket cannot starve the others.
 static constexpr int kDatagramCallsPerWakeup = 4;
 // Slots offered to a receive call. A call costs setting up every slot it offers, and
-// recvmmsg tries once more after the last datagram it finds, so a socket with one datagram
-// at a time is offered one slot and read with recvmsg; a call that brought some but not
-// all is followed by one with twice that many, at least this many; two full calls in a row
-// double the offer, up to sys::kMaxDatagramBatch (docs/design.md section 15).
+// recvmmsg tries once more after the last datagram it finds, so a socket that brings one
+// datagram at a time is offered one slot and read with plain recvmsg. A one-slot read
+// cannot tell a backlog from a peer that answered quickly (a request-reply peer often has
+// by the read after the batch), so the offer leaves one only after four full one-slot
+// reads in a row; a larger offer doubles with every full call after the first in a row.
+// A call that brought fewer than offered sets the next offer to twice what it brought (at
+// least kFewestDatagramSlots), or to one if it brought one (docs/design.md section 1b).
 static constexpr int kFewestDatagramSlots = 4;
+static constexpr int kFullSingleReadsToGrow = 4;
 
 static uint8_t nextOffer(DatagramSocket* socket, int offered, int count) {
-  bool full = count == offered;
   int next;
-  if (!full) next = count <= 1 ? 1 : std::max(2 * count, kFewestDatagramSlots);
-  else next = socket->lastCallFull ? 2 * offered : offered;
-  socket->lastCallFull = full;
+  if (count < offered) {
+    socket->fullCalls = 0;
+    next = count <= 1 ? 1 : std::max(2 * count, kFewestDatagramSlots);
+  } else {
+    if (socket->fullCalls < UINT8_MAX) socket->fullCalls++;
+    int needed = offered == 1 ? kFullSingleReadsToGrow : 2;
+    next = socket->fullCalls >= needed ? 2 * offered : offered;
+  }
   return static_cast<uint8_t>(std::min(next, sys::kMaxDatagramBatch));
 }
+
 // Receive room per slot: the largest UDP payload (65,507 over IPv4, 65,527 over IPv6) fits.
 static constexpr size_t kDatagramSlotSize = 64 * 1024;
 
@@ -119,7 +128,7 @@ void Loop::onDatagramReady(DatagramSocket* socket) {
       if (count != -EAGAIN && !socket->builtin) {
         push(EventType::kDatagramError, socket->id, 0, count, static_cast<int32_t>(Syscall::kRecvmsg));
       }
-      socket->lastCallFull = false;
+      socket->fullCalls = 0;
       return;
     }
     socket->batchSlots = nextOffer(socket, offered, count);

@@ -2,6 +2,7 @@
  * One suite, run against every backend: what a user of listen()/connect() can observe must
  * not depend on which backend serves it.
  */
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -263,6 +264,82 @@ describe.each(backends)('%s backend', (backend) => {
       expect(events).toEqual(['end', 'ended, closed:false', 'close:none']);
       expect(raw.received.length).toBe(0);
       await waitFor(() => server.connections === 0, 'no connections left');
+    });
+
+    it('end() and then a throw in end(): error and close both carry the handler failure', async () => {
+      const events: string[] = [];
+      const server = await serve({
+        end(connection) {
+          connection.end();
+          throw new Error('boom after end');
+        },
+        error: (_connection, error) => events.push(`error:${error.code}`),
+        close: (_connection, error) => events.push(`close:${(error as NodeJS.ErrnoException | undefined)?.code ?? 'none'}`),
+      });
+      const raw = await client(server);
+      raw.socket.end();
+      await raw.waitClosed();
+      await waitFor(() => events.some((e) => e.startsWith('close')), 'close');
+      await sleep(50);
+      expect(events).toEqual(['error:ERR_SOCKENGINE_HANDLER', 'close:ERR_SOCKENGINE_HANDLER']);
+    });
+
+    it('end() from other JavaScript in the turn the peer end was read: end, then close, on one object', async () => {
+      // A node:net socket in this process is the trigger. A Python peer makes three round trips
+      // (so the engine's connection is watched by Node's own poller, native/addon/host_poll.h),
+      // then, told to go while this thread is busy, ends its connection and writes to the
+      // trigger, so both are ready at the next poll: the trigger's callback calls end() after
+      // the engine read the FIN and before that end reached the handler (in the check phase).
+      const seen: Connection[] = [];
+      const events: string[] = [];
+      const server = await serve(
+        {
+          open: (connection) => void seen.push(connection),
+          data: (connection, chunk) => void connection.write(chunk),
+          end: (connection) => events.push(`end:${seen.indexOf(connection)}`),
+          close: (connection) => events.push(`close:${seen.indexOf(connection)}`),
+        },
+        { allowHalfOpen: true },
+      );
+      const trigger = net.createServer((socket) => socket.on('data', () => seen.at(-1)?.end()));
+      await new Promise<void>((resolve) => trigger.listen(0, '127.0.0.1', resolve));
+      const script = [
+        'import socket, sys',
+        `poke = socket.create_connection(('127.0.0.1', ${(trigger.address() as net.AddressInfo).port}))`,
+        'for line in sys.stdin:',
+        `    main = socket.create_connection(('127.0.0.1', ${server.address().port}))`,
+        '    for ask in (b"a", b"b", b"c"):',
+        '        main.sendall(ask)',
+        '        main.recv(100)',
+        '    print("connected", flush=True)',
+        '    sys.stdin.readline()',
+        '    main.shutdown(socket.SHUT_WR)',
+        '    poke.sendall(b"x")',
+        '    while main.recv(100): pass',
+        '    main.close()',
+        '    print("closed", flush=True)',
+      ].join('\n');
+      const peer = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let out = '';
+      peer.stdout!.on('data', (chunk) => (out += chunk));
+      try {
+        for (let round = 0; round < 3; round++) {
+          peer.stdin!.write('open\n');
+          await waitFor(() => seen.length === round + 1 && out.split('connected').length === round + 2, 'open');
+          peer.stdin!.write('go\n');
+          const until = Date.now() + 100;
+          while (Date.now() < until); // Busy: the FIN and the trigger's byte arrive meanwhile.
+          await waitFor(() => out.split('closed').length === round + 2, `the peer's close ${round}`);
+          await waitFor(() => events.includes(`close:${round}`), `close of connection ${round}`);
+        }
+        await sleep(50);
+        expect(events).toEqual(Array.from({ length: 3 }, (_, i) => [`end:${i}`, `close:${i}`]).flat());
+        expect(seen).toHaveLength(3);
+        await waitFor(() => server.connections === 0, 'no connections left');
+      } finally {
+        peer.kill();
+        trigger.close();
+      }
     });
 
     it('a paused connection hears the peer end only after resume()', async () => {

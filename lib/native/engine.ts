@@ -406,7 +406,7 @@ function logClosedByEnd(id: number): void {
 
 function deliverClosedByEnd(connections: ConnectionSlots, connection: NativeConnection): void {
   if (connections.get(connection.id) === connection) connections.delete(connection.id);
-  connection.receiveClose();
+  connection.receiveCloseAfterEnd();
 }
 
 let engine: NativeEngine | undefined;

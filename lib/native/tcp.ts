@@ -228,6 +228,14 @@ export class NativeConnection<State = unknown> extends BaseConnection<State> {
     this.deliverDrain();
   }
 
+  /**
+   * The close of a connection end() closed at once (NativeEngine.closedByEnd). A handler that
+   * threw, or destroy(), after that end() has a close with its error on the way already.
+   */
+  receiveCloseAfterEnd(): void {
+    if (!this.destroyRequested) this.receiveClose();
+  }
+
   receiveClose(): void {
     this.gone = true;
     // A clean close waits behind held data or the held end; a failed connection's held data
