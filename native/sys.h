@@ -111,8 +111,8 @@ struct Datagram {
 // if none.
 int receiveDatagrams(int fd, Datagram* datagrams, int count);
 // Sends up to `count` datagrams in one call (sendmmsg; sendmsg for one, or where sendmmsg
-// is missing, sendmsg each). Returns how many
-// left before the first failure, or -errno when the first one failed.
+// is missing, sendmsg each). Returns how many left before the first failure, or -errno
+// when the first one failed.
 int sendDatagrams(int fd, const Datagram* datagrams, int count);
 // Forces the one-datagram-per-call fallback (tests and benchmarks compare the two).
 void disableBatchedDatagrams();
