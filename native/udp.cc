@@ -150,8 +150,8 @@ void Loop::onDatagramReady(DatagramSocket* socket) {
     // again (until EAGAIN or the call budget), as the C reference does, and save a trip
     // through both polls. A JavaScript handler answers after the batch (readDatagramsAgain
     // reads again then), so for it a short read means the socket is drained for now, and
-    // so does one datagram from a one-slot read (the read after the batch finds any more,
-    // and a second full one there makes the offer grow).
+    // so does one datagram from a one-slot read (the reads after the batch find any more,
+    // and full one-slot reads in a row make the offer grow, nextOffer above).
     if (!socket->builtin && (count < offered || offered == 1)) return;
   }
 }
