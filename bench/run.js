@@ -5,16 +5,17 @@
 // load generator (build/Release/loadgen, from bench/loadgen.cc) and stops it by pid. A server
 // that cannot serve a shape (node:net has no framing) is skipped for it, with the reason. Rounds
 // are interleaved: round 1 runs every shape on every server, then round 2 does it all
-// again, and so on, so a slow minute on this shared machine hits all servers alike. Each
-// figure is quoted as the median of the rounds and as the median of its per-round ratios
+// again, and so on, so a slow minute on this shared machine hits all servers alike; every
+// other round takes the servers in reverse order, so a machine that speeds up or slows down
+// during a round favours no server's place in the line-up. Each figure is quoted as the median of the rounds and as the median of its per-round ratios
 // to the C reference. Progress goes to stderr, the table to stdout, the results to
 // bench/results/ as JSON, and the full run redraws docs/benchmarks.svg.
 //
 // Options:
 //   --quick               one round, three shapes, 1 s each: under a minute
 //   --smoke               the smallest run of the same machinery (used by the test suite)
-//   --rounds N            rounds (full: 3)
-//   --duration S          measured seconds per measurement (full: 1.5)
+//   --rounds N            rounds (full: 5)
+//   --duration S          measured seconds per measurement (full: 1)
 //   --warmup S            unmeasured seconds before it (full: 0.5)
 //   --shapes a,b          shape ids (bench/shapes.js)
 //   --servers a,b         server ids (bench/servers.js)
@@ -47,7 +48,7 @@ import * as pingpong from './workloads/pingpong.js';
 const workloads = { pingpong, churn, 'idle-memory': idleMemory };
 
 const PRESETS = {
-  full: { rounds: 3, duration: 1.5, warmup: 0.5, shapes: allShapes.map((s) => s.id), micro: true, svg: true, workers: true },
+  full: { rounds: 5, duration: 1, warmup: 0.5, shapes: allShapes.map((s) => s.id), micro: true, svg: true, workers: true },
   quick: {
     rounds: 1, duration: 1, warmup: 0.3, shapes: ['tcp-50x64', 'tcp-50x64x16', 'udp-16x64x8'], micro: false, svg: false, workers: false,
   },
@@ -250,19 +251,22 @@ async function measureRounds(shapes, serversFor, config, total) {
   for (let round = 1; round <= config.rounds; round++) {
     for (const shape of shapes) {
       progress(`round ${round}/${config.rounds}: ${shape.label}`);
+      // Even rounds run the line-up backwards (C last): see the top of this file.
+      const lineUp = round % 2 === 0 ? [...serversFor.get(shape.id)].reverse() : serversFor.get(shape.id);
       let reference = null;
-      for (const server of serversFor.get(shape.id)) {
+      for (const server of lineUp) {
         const result = await measureOne(shape, server, config);
         done++;
         const run = { round, shape: shape.id, server: server.id, ...result };
         runs.push(run);
         if (server.id === 'c' && result.ok) reference = result.value;
+        // Until C has run in this round (even rounds), there is nothing to divide by yet.
         const ratio = result.ok && reference ? formatRatio(result.value / reference) : '';
         const extra = result.ok && result.p50_us != null ? `  p50 ${result.p50_us} us` : '';
         const cpu = result.ok && result.server_cpu_util != null ? `  srv cpu ${result.server_cpu_util.toFixed(2)}` : '';
         progress(
           `  ${`(${done}/${total})`.padEnd(9)} ${server.id.padEnd(17)} ` +
-            (result.ok ? `${fmtValue(shape, result.value).padStart(18)}  ${ratio.padStart(6)} C${extra}${cpu}` : `FAILED: ${result.error}`),
+            (result.ok ? `${fmtValue(shape, result.value).padStart(18)}  ${ratio ? `${ratio.padStart(6)} C` : ' '.repeat(8)}${extra}${cpu}` : `FAILED: ${result.error}`),
         );
       }
     }
