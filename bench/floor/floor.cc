@@ -5,6 +5,10 @@
 // sender with one sendto; after the callbacks it reads again until the socket is empty (at
 // most 32 datagrams per wake-up), as libuv's UDP reader does. No engine, no batches, no
 // checks beyond what the measurement needs: a measuring tool, not a server.
+// Two more TCP modes take the handler apart: `tcp-call` uppercases and answers in C, then
+// makes the same napi_make_callback into a JavaScript function that does nothing (no
+// arguments, no Buffer): the price of one call into JavaScript per message and nothing
+// else; `tcp-none` answers in C and calls nothing: libuv's loop turn alone.
 // Build: npx node-gyp rebuild -C bench/floor; run: node bench/floor/server.mjs [tcp|udp],
 // then point the load generator at the port it prints.
 #include <node_api.h>
@@ -16,10 +20,22 @@
 #include <fcntl.h>
 #include <cstring>
 static napi_env g_env; static napi_ref g_cb; static napi_async_context g_ctx; static int g_fd = -1; static int g_listen = -1;
-static uv_poll_t g_poll, g_lpoll; static char g_buf[65536];
+static uv_poll_t g_poll, g_lpoll; static char g_buf[65536]; static int g_mode = 0;  // 0 handler, 1 call, 2 none
 static void onData(uv_poll_t*, int, int) {
   ssize_t n = recv(g_fd, g_buf, sizeof g_buf, 0);
   if (n <= 0) { if (n == 0) { uv_poll_stop(&g_poll); close(g_fd); } return; }
+  if (g_mode != 0) {
+    for (ssize_t i = 0; i < n; i++) if (g_buf[i] >= 'a' && g_buf[i] <= 'z') g_buf[i] -= 0x20;
+    if (g_mode != 3) send(g_fd, g_buf, n, MSG_NOSIGNAL);
+    if (g_mode == 2) return;
+    napi_handle_scope scope; napi_open_handle_scope(g_env, &scope);
+    napi_value cb, global, result;
+    napi_get_reference_value(g_env, g_cb, &cb); napi_get_global(g_env, &global);
+    napi_make_callback(g_env, g_ctx, global, cb, 0, nullptr, &result);
+    napi_close_handle_scope(g_env, scope);
+    if (g_mode == 3) send(g_fd, g_buf, n, MSG_NOSIGNAL);
+    return;
+  }
   napi_handle_scope scope; napi_open_handle_scope(g_env, &scope);
   napi_value buf, cb, global, result; void* data;
   napi_create_buffer_copy(g_env, n, g_buf, &data, &buf);
@@ -35,7 +51,8 @@ static void onAccept(uv_poll_t*, int, int) {
   uv_poll_init(loop, &g_poll, fd); uv_poll_start(&g_poll, UV_READABLE, onData);
 }
 static napi_value Listen(napi_env env, napi_callback_info info) {
-  size_t argc = 1; napi_value argv[1]; napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  size_t argc = 2; napi_value argv[2]; napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc > 1) napi_get_value_int32(env, argv[1], &g_mode);
   g_env = env; napi_create_reference(env, argv[0], 1, &g_cb);
   napi_value name; napi_create_string_utf8(env, "floor", NAPI_AUTO_LENGTH, &name); napi_async_init(env, nullptr, name, &g_ctx);
   g_listen = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
