@@ -76,6 +76,7 @@ int Loop::open() {
 }
 
 int Loop::runOnce(int timeoutMs) {
+  quietEnded();
   connections_.recycle();
   closedListeners_.clear();
   closedDatagrams_.clear();
@@ -128,6 +129,8 @@ void Loop::considerHosting(Socket* socket) {
   static constexpr uint32_t kMaxHosted = 1024;
   if (socket->kind != Socket::kConnection && socket->kind != Socket::kDatagram) return;
   if (!socket->registered || socket->hosting == Socket::kHosted || !(socket->interest & kReadable)) return;
+  // Still read-interested until quietEnded(), but done being read.
+  if (socket->kind == Socket::kConnection && static_cast<Connection*>(socket)->peerEnded) return;
   if (socket->hosting == Socket::kNotSeen) {
     socket->hosting = Socket::kSeenOnce;
     return;
@@ -297,6 +300,7 @@ void Loop::releaseEndpointIfIdle(Endpoint* endpoint) {
 }
 
 void Loop::closeAll() {
+  endedUnquiet_.clear();
   connections_.forEachOpen([this](Connection* connection) {
     forget(connection);
     connection->fd.reset();

@@ -699,16 +699,31 @@ void Loop::readFramesToJs(Connection* connection) {
 
 void Loop::onPeerEnd(Connection* connection) {
   connection->peerEnded = true;
-  updateInterest(connection, interestFor(connection));
   if (deliversToJs(connection)) {
     pushConnectionEvent(EventType::kEnd, connection);
     // Like node:net without allowHalfOpen, our side ends once the peer is done, but only
     // after the handler's end() has run, so it can still write a last reply: JavaScript
     // calls end() once it has delivered this event. If our side already ended, finish now.
-    if (!connection->endRequested) return;
+    // The read interest goes after the batch (quietEnded), if the handler has not closed
+    // the connection by then.
+    if (!connection->endRequested) {
+      endedUnquiet_.push_back(connection->id);
+      return;
+    }
   }
   connection->endRequested = true;
   finishEnd(connection);
+  // A connection closed just now has left the poller; narrowing its interest first would
+  // be an epoll_ctl for nothing.
+  if (!connection->closed) updateInterest(connection, interestFor(connection));
+}
+
+void Loop::quietEnded() {
+  for (uint32_t id : endedUnquiet_) {
+    Connection* connection = find(id);
+    if (connection != nullptr && !connection->closed) updateInterest(connection, interestFor(connection));
+  }
+  endedUnquiet_.clear();
 }
 
 int Loop::sendOrQueue(Connection* connection, const uint8_t* data, size_t length) {

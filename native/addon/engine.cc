@@ -136,6 +136,7 @@ void Engine::onCheck(uv_check_t* handle) {
   auto* engine = static_cast<Engine*>(handle->data);
   if (engine->stopped_) return;
   if (!engine->loop_.events().empty() && !engine->onBatch_.IsEmpty()) engine->deliverAndReread();
+  if (!engine->stopped_) engine->loop_.quietEnded();
   engine->syncRef();
 }
 
@@ -143,6 +144,7 @@ void Engine::runAndDeliver() {
   if (stopped_) return;
   loop_.runOnce();
   if (!loop_.events().empty() && !onBatch_.IsEmpty()) deliverAndReread();
+  if (!stopped_) loop_.quietEnded();
   syncRef();
 }
 
