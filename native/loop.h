@@ -352,7 +352,8 @@ class Loop {
   // poller as it was until the batch has been handled: a handler that ends it then (the
   // common case) closes it without first narrowing its interest, one epoll_ctl fewer per
   // connection. The host calls this after each delivery, and runOnce() before it waits, so
-  // no ended socket is waited on for reading.
+  // no ended socket is waited on for reading. Only sockets in the engine's own poller wait
+  // (a hosted one is narrowed at once: libuv may poll again before the batch is handled).
   void quietEnded();
   // The host saw a socket it watches ready: the same work runOnce() does for one event.
   // `unwatched`: the host stopped watching it (an error report); it goes back to the loop's

@@ -437,7 +437,9 @@ void Loop::onConnectionReady(Connection* connection, const PollEvent& event) {
     flushWriteQueue(connection);
     if (connection->closed) return;
   }
-  if (connection->interest & kReadable) {
+  // A connection whose peer ended may still be read-interested until quietEnded(); its end
+  // has been read, and a second read of 0 must not deliver a second end.
+  if ((connection->interest & kReadable) && !connection->peerEnded) {
     if (event.readable || event.hangup) {
       if (connection->awaitingProxy && !readProxyHeader(connection)) return;
       bool framed = connection->endpoint->framer != nullptr;
@@ -705,9 +707,15 @@ void Loop::onPeerEnd(Connection* connection) {
     // after the handler's end() has run, so it can still write a last reply: JavaScript
     // calls end() once it has delivered this event. If our side already ended, finish now.
     // The read interest goes after the batch (quietEnded), if the handler has not closed
-    // the connection by then.
+    // the connection by then. Not for a socket in Node's poll set: libuv may poll again in
+    // the same phase (it does while a wait fills its 1,024 events) and would report the
+    // ended socket, still readable, before the check phase delivers the batch.
     if (!connection->endRequested) {
-      endedUnquiet_.push_back(connection->id);
+      if (connection->hosting == Socket::kHosted) {
+        updateInterest(connection, interestFor(connection));
+      } else {
+        endedUnquiet_.push_back(connection->id);
+      }
       return;
     }
   }

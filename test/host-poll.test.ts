@@ -360,3 +360,53 @@ print(answered)
     expect({ code, signal }).toEqual({ code: 7, signal: null });
   });
 });
+
+describe('hosted sockets whose peers end together', () => {
+  // 1,024 hosted connections (the cap) whose peers all end while the server's JavaScript is
+  // busy: libuv's wait then fills its 1,024 events and it polls again in the same phase,
+  // before the batch is handled. An ended socket still watched for reading was reported
+  // again and read again, and its end delivered up to 48 times (to fresh connection objects
+  // for a closed id). Each end must reach the handler once.
+  it('each connection gets one end() and one close()', async () => {
+    const count = 1024;
+    const server = spawn(process.execPath, ['test/fixtures/hosted-ends.mjs'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    server.stdout!.on('data', (chunk) => (out += chunk));
+    const sockets: net.Socket[] = [];
+    try {
+      await waitFor(() => /ready \d+/.test(out), 'the server to print its port', 20_000);
+      const port = Number(/ready (\d+)/.exec(out)![1]);
+      for (let i = 0; i < count; i++) {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.setNoDelay(true);
+        sockets.push(socket);
+      }
+      await Promise.all(sockets.map((socket) => new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject))));
+      // Four round trips each: every connection reaches a second wake-up and moves.
+      const ask = (socket: net.Socket, text: string) =>
+        new Promise<void>((resolve, reject) => {
+          socket.once('data', (data) => (data.toString() === text ? resolve() : reject(new Error(`got ${data.toString()}`))));
+          socket.write(text);
+        });
+      for (let round = 0; round < 4; round++) await Promise.all(sockets.map((socket) => ask(socket, `r${round}`)));
+      const report = async (): Promise<string> => {
+        const before = out.split('\n').length;
+        server.stdin!.write('?\n');
+        await waitFor(() => out.split('\n').length > before, 'the server to report', 10_000);
+        return out.trim().split('\n').at(-1)!;
+      };
+      expect(await report()).toBe(`ends=0 closes=0 hosted=${count}`);
+      sockets[0]!.write('block');
+      await sleep(150);
+      const closed = sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve)));
+      for (const socket of sockets) socket.end();
+      await Promise.all(closed);
+      await sleep(200);
+      expect(await report()).toBe(`ends=${count} closes=${count} hosted=0`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.stdin!.end();
+      await exited(server, 10_000);
+    }
+  }, 60_000);
+});
