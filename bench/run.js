@@ -7,8 +7,8 @@
 // are interleaved: round 1 runs every shape on every server, then round 2 does it all
 // again, and so on, so a slow minute on this shared machine hits all servers alike; every
 // other round takes the servers in reverse order, so a machine that speeds up or slows down
-// during a round favours no server's place in the line-up. Each figure is quoted as the median of the rounds and as the median of its per-round ratios
-// to the C reference. Progress goes to stderr, the table to stdout, the results to
+// during a round favours no server's place in the line-up. Each figure is quoted as the
+// median of the rounds and as the median of its per-round ratios to the C reference. Progress goes to stderr, the table to stdout, the results to
 // bench/results/ as JSON, and the full run redraws docs/benchmarks.svg.
 //
 // Options:

@@ -5,11 +5,12 @@
 // sender with one sendto; after the callbacks it reads again until the socket is empty (at
 // most 32 datagrams per wake-up), as libuv's UDP reader does. No engine, no batches, no
 // checks beyond what the measurement needs: a measuring tool, not a server.
-// Two more TCP modes take the handler apart: `tcp-call` uppercases and answers in C, then
+// Three more TCP modes take the handler apart: `tcp-call` uppercases and answers in C, then
 // makes the same napi_make_callback into a JavaScript function that does nothing (no
 // arguments, no Buffer): the price of one call into JavaScript per message and nothing
-// else; `tcp-none` answers in C and calls nothing: libuv's loop turn alone.
-// Build: npx node-gyp rebuild -C bench/floor; run: node bench/floor/server.mjs [tcp|udp],
+// else; `tcp-call-first` makes that call before the answer, on the reply's path;
+// `tcp-none` answers in C and calls nothing: libuv's loop turn alone.
+// Build: npx node-gyp rebuild -C bench/floor; run: node bench/floor/server.mjs MODE,
 // then point the load generator at the port it prints.
 #include <node_api.h>
 #include <uv.h>
@@ -20,7 +21,7 @@
 #include <fcntl.h>
 #include <cstring>
 static napi_env g_env; static napi_ref g_cb; static napi_async_context g_ctx; static int g_fd = -1; static int g_listen = -1;
-static uv_poll_t g_poll, g_lpoll; static char g_buf[65536]; static int g_mode = 0;  // 0 handler, 1 call, 2 none
+static uv_poll_t g_poll, g_lpoll; static char g_buf[65536]; static int g_mode = 0;  // 0 handler, 1 call, 2 none, 3 call first
 static void onData(uv_poll_t*, int, int) {
   ssize_t n = recv(g_fd, g_buf, sizeof g_buf, 0);
   if (n <= 0) { if (n == 0) { uv_poll_stop(&g_poll); close(g_fd); } return; }
